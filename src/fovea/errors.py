@@ -1,0 +1,174 @@
+"""Fovea's errors. No web imports here: `api/errors.py` turns them into RFC 9457 problem+json.
+
+    FoveaError
+    ├── InputError (also ValueError)      the request's content is wrong: a 4xx
+    │   ├── ImageDecodeError              422 image-decode
+    │   ├── UnsupportedMediaType          415 unsupported-media-type
+    │   ├── PayloadTooLarge               413 payload-too-large
+    │   ├── TooManyPixels                 413 too-many-pixels
+    │   ├── TooManyImages                 413 too-many-images
+    │   ├── InvalidBase64                 400 invalid-base64
+    │   ├── InvalidRequest                400 invalid-request
+    │   ├── InvalidParameter              422 invalid-parameter
+    │   ├── URLRefused                    400 url-refused
+    │   └── URLFetchFailed                422 url-fetch-failed
+    ├── ModelNotFound                     404 model-not-found
+    ├── ModelUnavailable                  503 model-unavailable
+    ├── Overloaded                        503 overloaded
+    └── ModelConfigError (also ValueError) a broken model.toml or ONNX file, found at load time
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class FoveaError(Exception):
+    """Base of every error Fovea raises on purpose."""
+
+    status: ClassVar[int] = 500
+    type: ClassVar[str] = "internal"
+    title: ClassVar[str] = "Internal error"
+    retry_after_s: ClassVar[int | None] = None
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InputError(FoveaError, ValueError):
+    """The request's content is wrong; the client should change it."""
+
+    status = 400
+    type = "invalid-input"
+    title = "Invalid input"
+
+
+class ImageDecodeError(InputError):
+    """The bytes are not an image Fovea can decode."""
+
+    status = 422
+    type = "image-decode"
+    title = "Image could not be decoded"
+
+
+class UnsupportedMediaType(InputError):
+    """The request body or an input is of a media type Fovea does not take."""
+
+    status = 415
+    type = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+class PayloadTooLarge(InputError):
+    """An image or a request body is larger than the configured byte limit."""
+
+    status = 413
+    type = "payload-too-large"
+    title = "Payload too large"
+
+
+class TooManyPixels(InputError):
+    """An image has more pixels than the configured limit (decompression bomb guard)."""
+
+    status = 413
+    type = "too-many-pixels"
+    title = "Image has too many pixels"
+
+
+class TooManyImages(InputError):
+    """A request carries more images than the configured limit."""
+
+    status = 413
+    type = "too-many-images"
+    title = "Too many images in one request"
+
+
+class InvalidBase64(InputError):
+    """An `image` field is not valid base64 or a base64 data URI."""
+
+    status = 400
+    type = "invalid-base64"
+    title = "Invalid base64 image"
+
+
+class InvalidRequest(InputError):
+    """The request body is malformed: no inputs, bad JSON, missing fields."""
+
+    status = 400
+    type = "invalid-request"
+    title = "Invalid request"
+
+
+class InvalidParameter(InputError):
+    """A parameter is out of range or names something that does not exist."""
+
+    status = 422
+    type = "invalid-parameter"
+    title = "Invalid parameter"
+
+
+class URLRefused(InputError):
+    """A URL input is not allowed: bad scheme, or a private address not allow-listed."""
+
+    status = 400
+    type = "url-refused"
+    title = "URL refused"
+
+
+class URLFetchFailed(InputError):
+    """A URL input could not be fetched: network error, timeout, bad status or too large."""
+
+    status = 422
+    type = "url-fetch-failed"
+    title = "URL could not be fetched"
+
+
+class ModelNotFound(FoveaError):
+    """No model (or no such version of it) in the repository."""
+
+    status = 404
+    type = "model-not-found"
+    title = "Model not found"
+
+
+class ModelUnavailable(FoveaError):
+    """The model exists but failed to load, or is not loaded yet."""
+
+    status = 503
+    type = "model-unavailable"
+    title = "Model unavailable"
+    retry_after_s = 5
+
+
+class Overloaded(FoveaError):
+    """The model's queue is full: retry later."""
+
+    status = 503
+    type = "overloaded"
+    title = "Server overloaded"
+    retry_after_s = 1
+
+
+class ModelConfigError(FoveaError, ValueError):
+    """A model.toml or ONNX file is broken; the model is reported as failed."""
+
+    type = "model-config"
+    title = "Model configuration error"
+
+
+PROBLEM_TYPES: tuple[type[FoveaError], ...] = (
+    InvalidRequest,
+    InvalidParameter,
+    InvalidBase64,
+    ImageDecodeError,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    TooManyPixels,
+    TooManyImages,
+    URLRefused,
+    URLFetchFailed,
+    ModelNotFound,
+    ModelUnavailable,
+    Overloaded,
+)

@@ -1,0 +1,104 @@
+"""ONNX Runtime sessions: provider choice, thread sizing, fixed vs dynamic batch, and run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from fovea.errors import ModelConfigError
+
+# Fastest first; CPU is always available and always last.
+PREFERRED_PROVIDERS = (
+    "TensorrtExecutionProvider",
+    "CUDAExecutionProvider",
+    "OpenVINOExecutionProvider",
+    "CPUExecutionProvider",
+)
+_NUMPY_TYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(uint8)": np.uint8,
+}
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How sessions are built: providers (None picks automatically) and threads per session."""
+
+    providers: tuple[str, ...] | None = None
+    intra_op_threads: int = 1
+
+
+def pick_providers(wanted: Sequence[str] | None) -> list[str]:
+    available = ort.get_available_providers()
+    if wanted is None:
+        return [p for p in PREFERRED_PROVIDERS if p in available]
+    missing = [p for p in wanted if p not in available]
+    if missing:
+        raise ModelConfigError(
+            f"execution providers {missing} are not available; this build has {available}"
+        )
+    return [*wanted, *(["CPUExecutionProvider"] if "CPUExecutionProvider" not in wanted else [])]
+
+
+class OnnxModel:
+    """One ONNX Runtime session; `run` is thread-safe and takes a batch of any size."""
+
+    def __init__(self, path: Path, options: RuntimeOptions, input_name: str | None = None) -> None:
+        session_options = ort.SessionOptions()
+        session_options.intra_op_num_threads = options.intra_op_threads
+        session_options.inter_op_num_threads = 1
+        session_options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Spinning intra-op threads burn the cores that image decoding needs (PERF_NOTES.md).
+        session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session_options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(
+                os.fspath(path), session_options, providers=pick_providers(options.providers)
+            )
+        except ModelConfigError:
+            raise
+        except Exception as exc:  # ORT raises its own untyped errors for bad files
+            raise ModelConfigError(f"{path}: ONNX Runtime could not load it: {exc}") from exc
+        inputs = self.session.get_inputs()
+        chosen = [i for i in inputs if input_name in (None, i.name)]
+        if not chosen:
+            names = [i.name for i in inputs]
+            raise ModelConfigError(f"{path}: no input named {input_name!r}; the graph has {names}")
+        if len(inputs) > 1 and input_name is None:
+            raise ModelConfigError(f"{path}: the graph has several inputs; set input.name")
+        self.input = chosen[0]
+        self.output_names: list[str] = [o.name for o in self.session.get_outputs()]
+        batch = self.input.shape[0] if self.input.shape else None
+        # A symbolic or missing batch dimension is dynamic; a number fixes it.
+        self.fixed_batch: int | None = batch if isinstance(batch, int) and batch > 0 else None
+        self.providers: list[str] = self.session.get_providers()
+
+    @property
+    def input_shape(self) -> list[int | str | None]:
+        return list(self.input.shape)
+
+    @property
+    def input_dtype(self) -> type[np.generic] | None:
+        return _NUMPY_TYPES.get(self.input.type)
+
+    def run(self, batch: npt.NDArray[np.generic]) -> dict[str, npt.NDArray[np.float32]]:
+        """Run a batch (N, ...) and return every output by name, each with N first."""
+        if self.fixed_batch is None or len(batch) == self.fixed_batch:
+            return self._run_once(batch)
+        if self.fixed_batch != 1:
+            raise ModelConfigError(f"fixed batch size {self.fixed_batch} is not supported")
+        # A graph fixed at batch 1 runs item by item; results are stacked back into a batch.
+        parts = [self._run_once(batch[i : i + 1]) for i in range(len(batch))]
+        return {name: np.concatenate([p[name] for p in parts]) for name in self.output_names}
+
+    def _run_once(self, batch: npt.NDArray[np.generic]) -> dict[str, npt.NDArray[np.float32]]:
+        values = self.session.run(self.output_names, {self.input.name: batch})
+        return dict(zip(self.output_names, values, strict=True))

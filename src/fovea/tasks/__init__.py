@@ -1,0 +1,1 @@
+"""Model outputs -> results. Each decoder is a pure function of numpy arrays for one image."""

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fovea.api.app import create_app
+from fovea.config import Settings
+from tests.helpers import build_repository
+
+
+@pytest.fixture(scope="session")
+def model_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_repository(tmp_path_factory.mktemp("repo") / "models")
+
+
+@pytest.fixture(scope="session")
+def client(model_repo: Path) -> Iterator[TestClient]:
+    settings = Settings(model_repository=model_repo, workers=2, max_images_per_request=8,
+                        max_image_pixels=30_000_000)
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
