@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -71,9 +71,10 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
-    def model_post_init(self, context: object, /) -> None:
-        for name in ("providers", "url_allowlist"):
-            object.__setattr__(self, name, _split(getattr(self, name)))
+    @field_validator("providers", "url_allowlist", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return _split(value)
 
     @property
     def repository_path(self) -> Path:

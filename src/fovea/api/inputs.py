@@ -9,6 +9,7 @@ import re
 from fastapi import Request
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from fovea.errors import (
     InvalidBase64,
@@ -32,7 +33,7 @@ async def read_inputs(
 ) -> tuple[list[ImageInput], PredictParams]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        return await _multipart(request, max_bytes, max_images), query_params
+        return _unique_ids(await _multipart(request, max_bytes, max_images)), query_params
     if content_type in ("application/json", ""):
         return await _json(request, max_bytes, max_images)
     raise UnsupportedMediaType(
@@ -42,24 +43,35 @@ async def read_inputs(
 
 async def _multipart(request: Request, max_bytes: int, max_images: int) -> list[ImageInput]:
     try:
-        form = await request.form(max_files=max_images, max_fields=100)
-    except Exception as exc:  # Starlette raises plain errors for malformed multipart bodies
-        raise InvalidRequest(f"malformed multipart body: {exc}") from exc
-    uploads = [v for key in FILE_FIELDS for v in form.getlist(key) if isinstance(v, UploadFile)]
-    if not uploads:
-        raise InvalidRequest("no image: send one or more files in the form field 'files'")
-    if len(uploads) > max_images:
-        raise TooManyImages(f"{len(uploads)} images; the limit is {max_images} a request")
-    inputs, seen = [], set()
-    for index, upload in enumerate(uploads):
-        data = await upload.read(max_bytes + 1)
-        if len(data) > max_bytes:
-            raise PayloadTooLarge(f"file {upload.filename!r} is larger than {max_bytes} bytes")
-        name = upload.filename or str(index)
-        item_id = name if name not in seen else f"{name}#{index}"
+        # The context manager closes the spooled upload files, whatever happens below.
+        async with request.form(max_files=max_images, max_fields=100) as form:
+            uploads = [v for key in FILE_FIELDS for v in form.getlist(key)
+                       if isinstance(v, UploadFile)]
+            if not uploads:
+                raise InvalidRequest("no image: send one or more files in the form field 'files'")
+            return [await _read_upload(upload, index, max_bytes)
+                    for index, upload in enumerate(uploads)]
+    except HTTPException as exc:  # Starlette's form parser reports every problem this way
+        if "Too many files" in exc.detail:
+            raise TooManyImages(f"more than {max_images} images in one request") from exc
+        raise InvalidRequest(f"malformed multipart body: {exc.detail}") from exc
+
+
+async def _read_upload(upload: UploadFile, index: int, max_bytes: int) -> ImageInput:
+    data = await upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(f"file {upload.filename!r} is larger than {max_bytes} bytes")
+    return ImageInput(upload.filename or str(index), data=data)
+
+
+def _unique_ids(inputs: list[ImageInput]) -> list[ImageInput]:
+    seen: set[str] = set()
+    out = []
+    for index, item in enumerate(inputs):
+        item_id = item.id if item.id not in seen else f"{item.id}#{index}"
         seen.add(item_id)
-        inputs.append(ImageInput(item_id, data=data))
-    return inputs
+        out.append(ImageInput(item_id, item.data, item.url))
+    return out
 
 
 async def _json(

@@ -1,0 +1,149 @@
+"""The `fovea` command: serve, predict, models."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from fovea.client import APIError, Client
+
+app = typer.Typer(help="Serve image models from an ONNX model repository.", no_args_is_help=True)
+models_app = typer.Typer(help="List or check models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+RepositoryOpt = Annotated[
+    Optional[Path],  # noqa: UP045 - typer reads the annotation at run time
+    typer.Option("--repository", "-r", help="Model repository folder (default: bundled)."),
+]
+ServerOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--server", "-s", help="Use a running server at this URL instead."),
+]
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Listen address.")] = None,  # noqa: UP045
+    port: Annotated[Optional[int], typer.Option(help="Listen port.")] = None,  # noqa: UP045
+    repository: RepositoryOpt = None,
+    workers: Annotated[Optional[int], typer.Option(help="Inference threads.")] = None,  # noqa: UP045
+) -> None:
+    """Serve the models of a repository over HTTP (API docs at /docs)."""
+    import uvicorn
+
+    from fovea.api.app import create_app
+    from fovea.config import Settings
+
+    overrides = {"host": host, "port": port, "model_repository": repository, "workers": workers}
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    _configure_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level=settings.log_level, access_log=False)
+
+
+@app.command()
+def predict(
+    images: Annotated[list[Path], typer.Argument(help="Image files.", exists=True, dir_okay=False)],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name.")],
+    server: ServerOpt = None,
+    repository: RepositoryOpt = None,
+    out: Annotated[Optional[Path], typer.Option(help="Write the JSON here.")] = None,  # noqa: UP045
+    score_threshold: Annotated[Optional[float], typer.Option(min=0, max=1)] = None,  # noqa: UP045
+) -> None:
+    """Run a model on images, in this process or against a server; print the API's JSON."""
+    try:
+        if server:
+            with Client(server) as client:
+                result = client.predict(model, images, score_threshold=score_threshold)
+        else:
+            result = _predict_here(images, model, repository, score_threshold)
+    except APIError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    text = json.dumps(result, indent=2)
+    if out:
+        out.write_text(text + "\n")
+    else:
+        typer.echo(text)
+
+
+def _predict_here(images: list[Path], model: str, repository: Path | None,
+                  score_threshold: float | None) -> dict[str, Any]:
+    from fovea.api.schemas import PredictResponse, Problem, output_of
+    from fovea.config import Settings
+    from fovea.errors import FoveaError
+    from fovea.model import PredictParams
+    from fovea.repository import Repository
+
+    settings = Settings(**({"model_repository": repository} if repository else {}))
+    repo = Repository(settings.repository_path, settings.runtime)
+    repo.scan()
+    repo.load_all(only=model)
+    try:
+        served = repo.get(model)
+    except FoveaError as exc:
+        raise APIError(exc.status, {"title": exc.title, "detail": exc.detail}) from exc
+    params = PredictParams(score_threshold=score_threshold)
+    outputs, errors = [], {}
+    for path in images:
+        try:
+            outputs.append(output_of(path.name, served.predict(path.read_bytes(), settings.limits,
+                                                               params), served))
+        except FoveaError as exc:
+            errors[path.name] = Problem(type=exc.type, title=exc.title, status=exc.status,
+                                        detail=exc.detail)
+    response = PredictResponse(model=served.name, version=served.version, task=served.spec.task,
+                               outputs=outputs, errors=errors)
+    return response.model_dump(mode="json", exclude_none=True)
+
+
+@models_app.command("list")
+def list_models(server: ServerOpt = None, repository: RepositoryOpt = None) -> None:
+    """List the models of a server or a repository, with their status."""
+    if server:
+        with Client(server) as client:
+            rows = [(m["name"], m["status"], m.get("task") or "-", m.get("error") or "")
+                    for m in client.models()]
+    else:
+        repo = _scanned(repository)
+        rows = [(e.name, e.status, e.spec.task if e.spec else "-", e.error or "")
+                for e in repo.entries.values()]
+    for name, status, task, error in rows:
+        typer.echo(f"{name:24} {status:9} {task:9} {error}".rstrip())
+
+
+@models_app.command("check")
+def check_models(path: Annotated[Path, typer.Argument(help="Repository folder.")]) -> None:
+    """Load every model of a repository; exit 1 if any fails, saying why."""
+    repo = _scanned(path)
+    repo.load_all()
+    failed = [e for e in repo.entries.values() if e.status == "failed"]
+    for entry in repo.entries.values():
+        mark = "FAILED" if entry.status == "failed" else entry.status
+        typer.echo(f"{entry.name}: {mark}" + (f": {entry.error}" if entry.error else ""))
+    if not repo.entries:
+        typer.echo(f"{path}: no model folders (a folder with a model.toml)", err=True)
+    if failed or not repo.entries:
+        raise typer.Exit(1)
+
+
+def _scanned(repository: Path | None) -> Any:
+    from fovea.errors import FoveaError
+    from fovea.repository import BUNDLED, Repository
+
+    logging.getLogger("fovea").setLevel(logging.CRITICAL)  # the command prints errors itself
+    repo = Repository(repository or BUNDLED)
+    try:
+        repo.scan()
+    except FoveaError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from exc
+    return repo

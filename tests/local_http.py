@@ -1,0 +1,62 @@
+"""A tiny HTTP server on 127.0.0.1 for URL-input tests: images, redirects, slow and huge bodies."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.helpers import image_bytes
+
+IMAGE = image_bytes((1000, 600))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        routes = {
+            "/image.jpg": lambda: self._send(200, IMAGE, "image/jpeg"),
+            "/big": lambda: self._send(200, b"\xff" * 3_000_000, "image/jpeg"),
+            "/missing": lambda: self._send(404, b"not here", "text/plain"),
+            "/slow": self._slow,
+            "/to-image": lambda: self._redirect("/image.jpg"),
+            # 127.0.0.2 is loopback too, but only 127.0.0.1 is allow-listed in the tests.
+            "/to-other-loopback": lambda: self._redirect(
+                f"http://127.0.0.2:{self.server.server_port}/image.jpg"),
+            "/loop": lambda: self._redirect("/loop"),
+        }
+        routes.get(self.path, lambda: self._send(404, b"", "text/plain"))()
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _slow(self) -> None:
+        time.sleep(2)
+        self._send(200, IMAGE, "image/jpeg")
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@contextmanager
+def serve() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
