@@ -18,7 +18,11 @@ def model_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def client(model_repo: Path) -> Iterator[TestClient]:
-    settings = Settings(model_repository=model_repo, workers=2, max_images_per_request=8,
-                        max_image_pixels=30_000_000)
+    settings = Settings(
+        model_repository=model_repo,
+        workers=2,
+        max_images_per_request=8,
+        max_image_pixels=30_000_000,
+    )
     with TestClient(create_app(settings)) as test_client:
         yield test_client

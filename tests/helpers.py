@@ -28,8 +28,13 @@ PLANTED_SCORE = np.array([0.9, 0.85, 0.8, 0.1], np.float32)
 LABELS = ("cat", "dog", "person")
 
 
-def image_bytes(size_wh: tuple[int, int], colour: tuple[int, int, int] = (90, 120, 150),
-                fmt: str = "JPEG", mode: str = "RGB", **save: object) -> bytes:
+def image_bytes(
+    size_wh: tuple[int, int],
+    colour: tuple[int, int, int] = (90, 120, 150),
+    fmt: str = "JPEG",
+    mode: str = "RGB",
+    **save: object,
+) -> bytes:
     image = Image.new(mode, size_wh, colour if mode == "RGB" else None)
     if mode != "RGB" and mode != "P":
         image = Image.new("RGB", size_wh, colour).convert(mode)
@@ -91,45 +96,67 @@ def build_repository(root: Path) -> Path:
     """A repository of every kind of test model, plus two broken ones."""
     scratch = root.parent / (root.name + "-onnx")
     v8 = onnx_models.planted_model(scratch / "v8.onnx", {"output0": yolov8_output()}, (640, 640))
-    v5 = onnx_models.planted_model(scratch / "v5.onnx", {"output": yolov5_output()}, (640, 640),
-                                   dynamic=False)
+    v5 = onnx_models.planted_model(
+        scratch / "v5.onnx", {"output": yolov5_output()}, (640, 640), dynamic=False
+    )
     v8_empty = onnx_models.planted_model(
-        scratch / "v8-empty.onnx", {"output0": np.zeros((1, 7, 5), np.float32)}, (640, 640))
-    write_model(root, "yolov8-test", DETECT_TOML.format(decoder="yolov8"),
-                {"1": v8_empty, "2": v8})
+        scratch / "v8-empty.onnx", {"output0": np.zeros((1, 7, 5), np.float32)}, (640, 640)
+    )
+    write_model(root, "yolov8-test", DETECT_TOML.format(decoder="yolov8"), {"1": v8_empty, "2": v8})
     write_model(root, "yolov5-test", DETECT_TOML.format(decoder="yolov5"), {"1": v5})
     camtrap = DETECT_TOML.format(decoder="yolov8").replace(
         "[input]", 'versions_dir = "../yolov8-test"\nversion = "2"\n[input]'
     )
-    write_model(root, "camtrap-test", camtrap + """
+    write_model(
+        root,
+        "camtrap-test",
+        camtrap
+        + """
 [class_map]
 cat = "animal"
 dog = "animal"
 person = "human"
-""", {})
-    write_model(root, "colour-test", """
+""",
+        {},
+    )
+    write_model(
+        root,
+        "colour-test",
+        """
 task = "classify"
 decoder = "softmax"
 labels = ["red", "green", "blue"]
 [input]
 size = [32, 32]
 resize = "stretch"
-""", {"1": onnx_models.colour_classifier(scratch / "cls.onnx")})
-    write_model(root, "red-test", """
+""",
+        {"1": onnx_models.colour_classifier(scratch / "cls.onnx")},
+    )
+    write_model(
+        root,
+        "red-test",
+        """
 task = "segment"
 decoder = "sigmoid"
 labels = ["red"]
 [input]
 size = [64, 64]
-""", {"1": onnx_models.red_segmenter(scratch / "seg.onnx")})
-    write_model(root, "channel-test", """
+""",
+        {"1": onnx_models.red_segmenter(scratch / "seg.onnx")},
+    )
+    write_model(
+        root,
+        "channel-test",
+        """
 task = "segment"
 decoder = "argmax"
 labels = ["red", "green", "blue"]
 [input]
 size = [64, 64]
 resize = "stretch"
-""", {"1": onnx_models.channel_segmenter(scratch / "argmax.onnx")})
+""",
+        {"1": onnx_models.channel_segmenter(scratch / "argmax.onnx")},
+    )
     write_model(root, "broken-toml", 'task = "detect"\ndecoder = "yolov9"\n', {"1": v8})
     broken = write_model(root, "broken-onnx", DETECT_TOML.format(decoder="yolov8"), {})
     (broken / "1").mkdir()

@@ -14,7 +14,7 @@ IMAGE = image_bytes((1000, 600))
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+    def do_GET(self) -> None:
         routes = {
             "/image.jpg": lambda: self._send(200, IMAGE, "image/jpeg"),
             "/big": lambda: self._send(200, b"\xff" * 3_000_000, "image/jpeg"),
@@ -23,7 +23,8 @@ class _Handler(BaseHTTPRequestHandler):
             "/to-image": lambda: self._redirect("/image.jpg"),
             # 127.0.0.2 is loopback too, but only 127.0.0.1 is allow-listed in the tests.
             "/to-other-loopback": lambda: self._redirect(
-                f"http://127.0.0.2:{self.server.server_port}/image.jpg"),
+                f"http://127.0.0.2:{self.server.server_port}/image.jpg"
+            ),
             "/loop": lambda: self._redirect("/loop"),
         }
         routes.get(self.path, lambda: self._send(404, b"", "text/plain"))()
@@ -45,7 +46,7 @@ class _Handler(BaseHTTPRequestHandler):
         time.sleep(2)
         self._send(200, IMAGE, "image/jpeg")
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

@@ -24,8 +24,13 @@ def _input(size_hw: tuple[int, int], layout: str, dynamic: bool) -> onnx.ValueIn
     return helper.make_tensor_value_info("images", TensorProto.FLOAT, shape)
 
 
-def _save(path: Path, nodes: list[onnx.NodeProto], inputs: list[onnx.ValueInfoProto],
-          outputs: list[onnx.ValueInfoProto], inits: list[onnx.TensorProto]) -> Path:
+def _save(
+    path: Path,
+    nodes: list[onnx.NodeProto],
+    inputs: list[onnx.ValueInfoProto],
+    outputs: list[onnx.ValueInfoProto],
+    inits: list[onnx.TensorProto],
+) -> Path:
     graph = helper.make_graph(nodes, "fovea-test", inputs, outputs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = 8
@@ -35,22 +40,33 @@ def _save(path: Path, nodes: list[onnx.NodeProto], inputs: list[onnx.ValueInfoPr
     return path
 
 
-def planted_model(path: Path, outputs: Mapping[str, npt.NDArray[np.float32]],
-                  size_hw: tuple[int, int], layout: str = "NCHW", dynamic: bool = True) -> Path:
+def planted_model(
+    path: Path,
+    outputs: Mapping[str, npt.NDArray[np.float32]],
+    size_hw: tuple[int, int],
+    layout: str = "NCHW",
+    dynamic: bool = True,
+) -> Path:
     """Each output is its planted array (first axis 1) repeated over the batch."""
     nodes = [
         helper.make_node("ReduceSum", ["images", "axes"], ["total"], keepdims=1),
         helper.make_node("Mul", ["total", "zero"], ["nothing"]),
     ]
-    inits = [numpy_helper.from_array(np.array([1, 2, 3], np.int64), "axes"),
-             numpy_helper.from_array(np.zeros(1, np.float32), "zero")]
+    inits = [
+        numpy_helper.from_array(np.array([1, 2, 3], np.int64), "axes"),
+        numpy_helper.from_array(np.zeros(1, np.float32), "zero"),
+    ]
     infos = []
     for name, array in outputs.items():
         shape = [-1] + [1] * (array.ndim - 1)
-        inits += [numpy_helper.from_array(array.astype(np.float32), f"{name}_value"),
-                  numpy_helper.from_array(np.array(shape, np.int64), f"{name}_shape")]
-        nodes += [helper.make_node("Reshape", ["nothing", f"{name}_shape"], [f"{name}_zero"]),
-                  helper.make_node("Add", [f"{name}_zero", f"{name}_value"], [name])]
+        inits += [
+            numpy_helper.from_array(array.astype(np.float32), f"{name}_value"),
+            numpy_helper.from_array(np.array(shape, np.int64), f"{name}_shape"),
+        ]
+        nodes += [
+            helper.make_node("Reshape", ["nothing", f"{name}_shape"], [f"{name}_zero"]),
+            helper.make_node("Add", [f"{name}_zero", f"{name}_value"], [name]),
+        ]
         out_shape = ["batch" if dynamic else 1, *array.shape[1:]]
         infos.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, out_shape))
     return _save(path, nodes, [_input(size_hw, layout, dynamic)], infos, inits)
@@ -58,8 +74,10 @@ def planted_model(path: Path, outputs: Mapping[str, npt.NDArray[np.float32]],
 
 def colour_classifier(path: Path, size_hw: tuple[int, int] = (32, 32)) -> Path:
     """Logits (N, 3) = 10 x mean of R, G, B: the dominant colour wins."""
-    nodes = [helper.make_node("ReduceMean", ["images"], ["means"], axes=[2, 3], keepdims=0),
-             helper.make_node("Mul", ["means", "ten"], ["logits"])]
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["means"], axes=[2, 3], keepdims=0),
+        helper.make_node("Mul", ["means", "ten"], ["logits"]),
+    ]
     inits = [numpy_helper.from_array(np.array([10.0], np.float32), "ten")]
     out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])
     return _save(path, nodes, [_input(size_hw, "NCHW", True)], [out], inits)

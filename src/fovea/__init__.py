@@ -1,5 +1,6 @@
 """Fovea: serve image models (detection, classification, segmentation) from an ONNX repository."""
 
+from fovea.client import APIError, AsyncClient, Client
 from fovea.errors import (
     FoveaError,
     ImageDecodeError,
@@ -20,7 +21,10 @@ from fovea.vision.prep import Geometry
 __version__ = "0.1.0"
 
 __all__ = [
+    "APIError",
+    "AsyncClient",
     "Classes",
+    "Client",
     "Detections",
     "FoveaError",
     "Geometry",

@@ -26,7 +26,9 @@ ServerOpt = Annotated[
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command()
@@ -42,11 +44,21 @@ def serve(
     from fovea.api.app import create_app
     from fovea.config import Settings
 
-    overrides = {"host": host, "port": port, "model_repository": repository, "workers": workers}
+    overrides: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "model_repository": repository,
+        "workers": workers,
+    }
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     _configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+    )
 
 
 @app.command()
@@ -75,15 +87,18 @@ def predict(
         typer.echo(text)
 
 
-def _predict_here(images: list[Path], model: str, repository: Path | None,
-                  score_threshold: float | None) -> dict[str, Any]:
+def _predict_here(
+    images: list[Path], model: str, repository: Path | None, score_threshold: float | None
+) -> dict[str, Any]:
+    from fovea.api.errors import problem_body
     from fovea.api.schemas import PredictResponse, Problem, output_of
     from fovea.config import Settings
     from fovea.errors import FoveaError
     from fovea.model import PredictParams
     from fovea.repository import Repository
 
-    settings = Settings(**({"model_repository": repository} if repository else {}))
+    overrides: dict[str, Any] = {"model_repository": repository} if repository else {}
+    settings = Settings(**overrides)
     repo = Repository(settings.repository_path, settings.runtime)
     repo.scan()
     repo.load_all(only=model)
@@ -95,13 +110,20 @@ def _predict_here(images: list[Path], model: str, repository: Path | None,
     outputs, errors = [], {}
     for path in images:
         try:
-            outputs.append(output_of(path.name, served.predict(path.read_bytes(), settings.limits,
-                                                               params), served))
+            outputs.append(
+                output_of(
+                    path.name, served.predict(path.read_bytes(), settings.limits, params), served
+                )
+            )
         except FoveaError as exc:
-            errors[path.name] = Problem(type=exc.type, title=exc.title, status=exc.status,
-                                        detail=exc.detail)
-    response = PredictResponse(model=served.name, version=served.version, task=served.spec.task,
-                               outputs=outputs, errors=errors)
+            errors[path.name] = Problem(**problem_body(exc))
+    response = PredictResponse(
+        model=served.name,
+        version=served.version,
+        task=served.spec.task,
+        outputs=outputs,
+        errors=errors,
+    )
     return response.model_dump(mode="json", exclude_none=True)
 
 
@@ -110,12 +132,16 @@ def list_models(server: ServerOpt = None, repository: RepositoryOpt = None) -> N
     """List the models of a server or a repository, with their status."""
     if server:
         with Client(server) as client:
-            rows = [(m["name"], m["status"], m.get("task") or "-", m.get("error") or "")
-                    for m in client.models()]
+            rows = [
+                (m["name"], m["status"], m.get("task") or "-", m.get("error") or "")
+                for m in client.models()
+            ]
     else:
         repo = _scanned(repository)
-        rows = [(e.name, e.status, e.spec.task if e.spec else "-", e.error or "")
-                for e in repo.entries.values()]
+        rows = [
+            (e.name, e.status, e.spec.task if e.spec else "-", e.error or "")
+            for e in repo.entries.values()
+        ]
     for name, status, task, error in rows:
         typer.echo(f"{name:24} {status:9} {task:9} {error}".rstrip())
 

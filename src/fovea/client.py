@@ -25,16 +25,21 @@ class APIError(Exception):
         super().__init__(f"{status} {self.title}: {self.detail}")
 
 
-def predict_request(model: str, images: Sequence[ImageSource], params: dict[str, Any],
-                    version: str | None = None) -> dict[str, Any]:
+def predict_request(
+    model: str, images: Sequence[ImageSource], params: dict[str, Any], version: str | None = None
+) -> dict[str, Any]:
     """httpx request arguments: multipart for files and bytes, JSON when any image is a URL."""
     params = {k: v for k, v in params.items() if v is not None}
     url = f"/v1/models/{model}/predict"
     query = {"version": version} if version else {}
     if any(isinstance(i, str) for i in images):
         inputs = [_json_input(i, n) for n, i in enumerate(images)]
-        return {"method": "POST", "url": url, "params": query,
-                "json": {"inputs": inputs, "params": params}}
+        return {
+            "method": "POST",
+            "url": url,
+            "params": query,
+            "json": {"inputs": inputs, "params": params},
+        }
     files = [("files", _file(i, n)) for n, i in enumerate(images)]
     if "classes" in params:
         params["classes"] = ",".join(params["classes"])
@@ -76,8 +81,9 @@ def _json_input(image: ImageSource, index: int) -> dict[str, str]:
 class Client:
     """Synchronous client: `Client(url).predict("coco", [Path("dog.jpg")])`."""
 
-    def __init__(self, base_url: str = DEFAULT_URL, api_key: str | None = None,
-                 timeout: float = 60.0) -> None:
+    def __init__(
+        self, base_url: str = DEFAULT_URL, api_key: str | None = None, timeout: float = 60.0
+    ) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout)
 
@@ -100,12 +106,14 @@ class Client:
     def model(self, name: str) -> dict[str, Any]:
         return dict(read_json(self.http.get(f"/v1/models/{name}")))
 
-    def predict(self, model: str, images: Sequence[ImageSource], version: str | None = None,
-                **params: Any) -> dict[str, Any]:
+    def predict(
+        self, model: str, images: Sequence[ImageSource], version: str | None = None, **params: Any
+    ) -> dict[str, Any]:
         return dict(read_json(self.http.request(**predict_request(model, images, params, version))))
 
-    def render(self, model: str, image: ImageSource, image_format: str = "png",
-               **params: Any) -> bytes:
+    def render(
+        self, model: str, image: ImageSource, image_format: str = "png", **params: Any
+    ) -> bytes:
         request = predict_request(model, [image], params)
         request["url"] = f"/v1/models/{model}/render"
         request["params"] = {**request["params"], "format": image_format}
@@ -118,8 +126,9 @@ class Client:
 class AsyncClient:
     """Asynchronous twin of Client."""
 
-    def __init__(self, base_url: str = DEFAULT_URL, api_key: str | None = None,
-                 timeout: float = 60.0) -> None:
+    def __init__(
+        self, base_url: str = DEFAULT_URL, api_key: str | None = None, timeout: float = 60.0
+    ) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.http = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=timeout)
 
@@ -135,7 +144,8 @@ class AsyncClient:
     async def models(self) -> list[dict[str, Any]]:
         return list(read_json(await self.http.get("/v1/models"))["models"])
 
-    async def predict(self, model: str, images: Sequence[ImageSource],
-                      version: str | None = None, **params: Any) -> dict[str, Any]:
+    async def predict(
+        self, model: str, images: Sequence[ImageSource], version: str | None = None, **params: Any
+    ) -> dict[str, Any]:
         request = predict_request(model, images, params, version)
         return dict(read_json(await self.http.request(**request)))

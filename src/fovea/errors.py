@@ -1,21 +1,21 @@
 """Fovea's errors. No web imports here: `api/errors.py` turns them into RFC 9457 problem+json.
 
-    FoveaError
-    ├── InputError (also ValueError)      the request's content is wrong: a 4xx
-    │   ├── ImageDecodeError              422 image-decode
-    │   ├── UnsupportedMediaType          415 unsupported-media-type
-    │   ├── PayloadTooLarge               413 payload-too-large
-    │   ├── TooManyPixels                 413 too-many-pixels
-    │   ├── TooManyImages                 413 too-many-images
-    │   ├── InvalidBase64                 400 invalid-base64
-    │   ├── InvalidRequest                400 invalid-request
-    │   ├── InvalidParameter              422 invalid-parameter
-    │   ├── URLRefused                    400 url-refused
-    │   └── URLFetchFailed                422 url-fetch-failed
-    ├── ModelNotFound                     404 model-not-found
-    ├── ModelUnavailable                  503 model-unavailable
-    ├── Overloaded                        503 overloaded
-    └── ModelConfigError (also ValueError) a broken model.toml or ONNX file, found at load time
+FoveaError
+├── InputError (also ValueError)      the request's content is wrong: a 4xx
+│   ├── ImageDecodeError              422 image-decode
+│   ├── UnsupportedMediaType          415 unsupported-media-type
+│   ├── PayloadTooLarge               413 payload-too-large
+│   ├── TooManyPixels                 413 too-many-pixels
+│   ├── TooManyImages                 413 too-many-images
+│   ├── InvalidBase64                 400 invalid-base64
+│   ├── InvalidRequest                400 invalid-request
+│   ├── InvalidParameter              422 invalid-parameter
+│   ├── URLRefused                    400 url-refused
+│   └── URLFetchFailed                422 url-fetch-failed
+├── ModelNotFound                     404 model-not-found
+├── ModelUnavailable                  503 model-unavailable
+├── Overloaded                        503 overloaded
+└── ModelConfigError (also ValueError) a broken model.toml or ONNX file, found at load time
 """
 
 from __future__ import annotations

@@ -61,8 +61,8 @@ class ServedModel:
 
     def __init__(self, name: str, version: str, spec: ModelSpec, onnx: OnnxModel) -> None:
         self.name, self.version, self.spec, self.onnx = name, version, spec, onnx
-        self.labels: tuple[str, ...] = _mask_labels(spec) if spec.task == "segment" else (
-            spec.reported_labels
+        self.labels: tuple[str, ...] = (
+            _mask_labels(spec) if spec.task == "segment" else (spec.reported_labels)
         )
         self.roles = resolve_outputs(_roles(spec), onnx.output_names, spec.outputs)
         self._remap = _remap_table(spec)
@@ -83,11 +83,16 @@ class ServedModel:
         raw = self.onnx.run(np.stack(tensors))
         by_role = {role: raw[name] for role, name in self.roles.items()}
         count = len(tensors)
-        return [{role: _item(array, i, count) for role, array in by_role.items()}
-                for i in range(count)]
+        return [
+            {role: _item(array, i, count) for role, array in by_role.items()} for i in range(count)
+        ]
 
-    def finish(self, outputs: Mapping[str, npt.NDArray[np.float32]], geometry: Geometry,
-               params: PredictParams) -> Result:
+    def finish(
+        self,
+        outputs: Mapping[str, npt.NDArray[np.float32]],
+        geometry: Geometry,
+        params: PredictParams,
+    ) -> Result:
         """Decode one image's outputs into a result in original-image pixels."""
         spec, post = self.spec, self.spec.postprocess
         allowed = self._allowed(params.classes)
@@ -107,16 +112,18 @@ class ServedModel:
             )
             dets = select(decoder.decode(outputs, context), selection, run_nms=not decoder.has_nms)
             keypoints = None if dets.keypoints is None else geometry.to_image_points(dets.keypoints)
-            return type(dets)(geometry.to_image_xyxy(dets.xyxy), dets.score, dets.class_id,
-                              keypoints)
+            return type(dets)(
+                geometry.to_image_xyxy(dets.xyxy), dets.score, dets.class_id, keypoints
+            )
         if spec.task == "classify":
             scores = classify.to_scores(outputs["output"], spec.decoder)
             if self._remap is not None:
                 scores = classify.remap_scores(scores, self._remap, len(self.labels), spec.decoder)
             return classify.top_k(scores, _pick(params.top_k, post.top_k), allowed)
         layout = post.output_layout or spec.input.layout
-        return segment.decode(outputs["output"], spec.decoder, layout, geometry,
-                              post.mask_threshold)
+        return segment.decode(
+            outputs["output"], spec.decoder, layout, geometry, post.mask_threshold
+        )
 
     def predict(self, data: bytes, limits: Limits, params: PredictParams) -> Prediction:
         """The whole pipeline for one image, in the calling thread."""
@@ -153,9 +160,7 @@ class ServedModel:
             return None
         unknown = [c for c in classes if c not in self.labels]
         if unknown:
-            raise InvalidParameter(
-                f"classes {unknown} are not labels of model {self.name!r}"
-            )
+            raise InvalidParameter(f"classes {unknown} are not labels of model {self.name!r}")
         return frozenset(self.labels.index(c) for c in classes)
 
     def _check_input(self) -> None:
@@ -184,10 +189,14 @@ def resolve_outputs(
     the role, then graph order."""
     unknown_roles = sorted(set(explicit) - set(roles))
     if unknown_roles:
-        raise ModelConfigError(f"outputs names roles {unknown_roles}; this decoder has {list(roles)}")
+        raise ModelConfigError(
+            f"outputs names roles {unknown_roles}; this decoder has {list(roles)}"
+        )
     missing = sorted(set(explicit.values()) - set(graph_outputs))
     if missing:
-        raise ModelConfigError(f"outputs {missing} are not in the graph; it has {list(graph_outputs)}")
+        raise ModelConfigError(
+            f"outputs {missing} are not in the graph; it has {list(graph_outputs)}"
+        )
     chosen: dict[str, str] = dict(explicit)
     free = [name for name in graph_outputs if name not in chosen.values()]
     for role in roles:
@@ -199,7 +208,9 @@ def resolve_outputs(
             free.remove(chosen[role])
     absent = [r for r in roles if r not in chosen]
     if absent:
-        raise ModelConfigError(f"the graph has no output for {absent}; it has {list(graph_outputs)}")
+        raise ModelConfigError(
+            f"the graph has no output for {absent}; it has {list(graph_outputs)}"
+        )
     return {role: chosen[role] for role in roles}
 
 
@@ -212,8 +223,10 @@ def _remap_table(spec: ModelSpec) -> npt.NDArray[np.int64] | None:
         return None
     reported = spec.reported_labels
     return np.array(
-        [reported.index(spec.class_map[label]) if label in spec.class_map else -1
-         for label in spec.labels],
+        [
+            reported.index(spec.class_map[label]) if label in spec.class_map else -1
+            for label in spec.labels
+        ],
         np.int64,
     )
 
@@ -228,7 +241,7 @@ def _mask_labels(spec: ModelSpec) -> tuple[str, ...]:
 def _item(array: npt.NDArray[np.float32], index: int, count: int) -> npt.NDArray[np.float32]:
     # An output without a batch axis (a scalar count, say) can only belong to a batch of one.
     if array.ndim and array.shape[0] == count:
-        return array[index]
+        return np.asarray(array[index], np.float32)
     return array
 
 

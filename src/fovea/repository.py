@@ -89,7 +89,7 @@ class Repository:
             entry.versions = _versions(folder / entry.spec.versions_dir)
             if not entry.versions:
                 raise ModelConfigError(
-                    f"{folder}: no version folders with a model.onnx (expected {folder}/1/model.onnx)"
+                    f"{folder}: no version folder with a model.onnx (such as 1/model.onnx)"
                 )
             if entry.spec.version is not None and entry.spec.version not in entry.versions:
                 raise ModelConfigError(
@@ -118,8 +118,9 @@ class Repository:
             log.error("model %s failed to load: %s", entry.name, exc.detail)
             return
         entry.status, entry.load_ms = "ready", round((time.perf_counter() - start) * 1000, 1)
-        log.info("model %s ready: versions %s in %.0f ms", entry.name, served_versions,
-                 entry.load_ms)
+        log.info(
+            "model %s ready: versions %s in %.0f ms", entry.name, served_versions, entry.load_ms
+        )
 
     def _session(self, path: Path, spec: ModelSpec) -> OnnxModel:
         options = RuntimeOptions(

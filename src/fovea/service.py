@@ -40,8 +40,14 @@ class ItemOutcome:
 class PredictService:
     """What the API calls: bounded worker threads plus an HTTP client for URL inputs."""
 
-    def __init__(self, repository: Repository, limits: Limits, fetch_policy: FetchPolicy,
-                 workers: int, max_images: int) -> None:
+    def __init__(
+        self,
+        repository: Repository,
+        limits: Limits,
+        fetch_policy: FetchPolicy,
+        workers: int,
+        max_images: int,
+    ) -> None:
         self.repository, self.limits, self.fetch_policy = repository, limits, fetch_policy
         self.max_images = max_images
         self.limiter = anyio.CapacityLimiter(workers)
@@ -50,8 +56,9 @@ class PredictService:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    async def predict(self, model: ServedModel, inputs: Sequence[ImageInput],
-                      params: PredictParams) -> list[ItemOutcome]:
+    async def predict(
+        self, model: ServedModel, inputs: Sequence[ImageInput], params: PredictParams
+    ) -> list[ItemOutcome]:
         if len(inputs) > self.max_images:
             raise TooManyImages(f"{len(inputs)} images; the limit is {self.max_images} a request")
         model.check_params(params)

@@ -41,20 +41,26 @@ def test_planted_boxes_come_back_in_original_pixels(
     for label, box in EXPECTED[size_wh].items():
         np.testing.assert_allclose(found[label]["box"], box, atol=1.0)
     dog = found["dog"]
-    assert dog["score"] == pytest.approx(0.9) and dog["class_id"] == 1
+    assert dog["score"] == pytest.approx(0.9)
+    assert dog["class_id"] == 1
     w, h = size_wh
     x1, y1, x2, y2 = dog["box"]
-    np.testing.assert_allclose(dog["bbox_norm"], [x1 / w, y1 / h, (x2 - x1) / w, (y2 - y1) / h],
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        dog["bbox_norm"], [x1 / w, y1 / h, (x2 - x1) / w, (y2 - y1) / h], atol=1e-4
+    )
     assert set(output["timing"]) == {"decode", "preprocess", "queue", "infer", "postprocess"}
 
 
 def test_json_base64_data_uri_and_ids(client: TestClient) -> None:
     data = image_bytes((1000, 600))
     raw = base64.b64encode(data).decode()
-    body = {"inputs": [{"id": "plain", "image": raw},
-                       {"id": "uri", "image": f"data:image/jpeg;base64,{raw}"},
-                       {"image": base64.urlsafe_b64encode(data).decode()}]}
+    body = {
+        "inputs": [
+            {"id": "plain", "image": raw},
+            {"id": "uri", "image": f"data:image/jpeg;base64,{raw}"},
+            {"image": base64.urlsafe_b64encode(data).decode()},
+        ]
+    }
     response = client.post("/v1/models/yolov8-test/predict", json=body)
     assert response.status_code == 200
     outputs = response.json()["outputs"]
@@ -63,8 +69,9 @@ def test_json_base64_data_uri_and_ids(client: TestClient) -> None:
 
 
 def test_one_bad_image_does_not_fail_the_others(client: TestClient) -> None:
-    response = _upload(client, "yolov8-test", image_bytes((1000, 600)), b"not an image",
-                       image_bytes((600, 1000)))
+    response = _upload(
+        client, "yolov8-test", image_bytes((1000, 600)), b"not an image", image_bytes((600, 1000))
+    )
     assert response.status_code == 200
     body = response.json()
     assert [o["id"] for o in body["outputs"]] == ["img0.jpg", "img2.jpg"]
@@ -81,18 +88,23 @@ def test_every_image_failing_answers_the_problem_with_all_errors(client: TestCli
 
 def test_duplicate_file_names_get_distinct_ids(client: TestClient) -> None:
     data = image_bytes((64, 64))
-    files = [("files", ("same.jpg", data, "image/jpeg")), ("file", ("same.jpg", data, "image/jpeg"))]
+    files = [
+        ("files", ("same.jpg", data, "image/jpeg")),
+        ("file", ("same.jpg", data, "image/jpeg")),
+    ]
     response = client.post("/v1/models/yolov8-test/predict", files=files)
     assert [o["id"] for o in response.json()["outputs"]] == ["same.jpg", "same.jpg#1"]
 
 
 @pytest.mark.parametrize(
     ("query", "labels"),
-    [({"score_threshold": 0.85}, ["dog"]),
-     ({"score_threshold": 0.05}, ["dog", "person", "cat"]),
-     ({"score_threshold": 0.05, "iou_threshold": 0.99}, ["dog", "dog", "person", "cat"]),
-     ({"classes": "person,cat", "score_threshold": 0.05}, ["person", "cat"]),
-     ({"max_detections": 1}, ["dog"])],
+    [
+        ({"score_threshold": 0.85}, ["dog"]),
+        ({"score_threshold": 0.05}, ["dog", "person", "cat"]),
+        ({"score_threshold": 0.05, "iou_threshold": 0.99}, ["dog", "dog", "person", "cat"]),
+        ({"classes": "person,cat", "score_threshold": 0.05}, ["person", "cat"]),
+        ({"max_detections": 1}, ["dog"]),
+    ],
 )
 def test_query_parameters(client: TestClient, query: dict[str, Any], labels: list[str]) -> None:
     response = _upload(client, "yolov8-test", image_bytes((1000, 600)), **query)
@@ -115,13 +127,15 @@ def test_class_map_reports_megadetector_style_labels(client: TestClient) -> None
     assert [(d["label"], d["class_id"]) for d in detections] == [("animal", 0), ("human", 1)]
 
 
-@pytest.mark.parametrize(("colour", "label"), [((250, 10, 10), "red"), ((10, 250, 10), "green"),
-                                               ((10, 10, 250), "blue")])
+@pytest.mark.parametrize(
+    ("colour", "label"), [((250, 10, 10), "red"), ((10, 250, 10), "green"), ((10, 10, 250), "blue")]
+)
 def test_classifier_top_k(client: TestClient, colour: tuple[int, int, int], label: str) -> None:
     response = _upload(client, "colour-test", image_bytes((300, 200), colour), top_k=2)
     classes = response.json()["outputs"][0]["classes"]
     assert len(classes) == 2
-    assert classes[0]["label"] == label and classes[0]["score"] > 0.99
+    assert classes[0]["label"] == label
+    assert classes[0]["score"] > 0.99
 
 
 def _mask(output: dict[str, Any]) -> np.ndarray:
@@ -150,4 +164,5 @@ def test_argmax_segmenter(client: TestClient) -> None:
     data = io.BytesIO()
     image.save(data, format="PNG")
     mask = _mask(_upload(client, "channel-test", data.getvalue()).json()["outputs"][0])
-    assert (mask[:, :98] == 1).all() and (mask[:, 102:] == 2).all()
+    assert (mask[:, :98] == 1).all()
+    assert (mask[:, 102:] == 2).all()

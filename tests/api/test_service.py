@@ -21,9 +21,11 @@ def test_models_list_includes_failed_models_with_reasons(client: TestClient) -> 
     assert "input: Field required" in models["broken-toml"]["error"]
     v8 = models["yolov8-test"]
     assert (v8["status"], v8["task"], v8["decoder"]) == ("ready", "detect", "yolov8")
-    assert v8["versions"] == ["1", "2"] and v8["default_version"] == "2"
+    assert v8["versions"] == ["1", "2"]
+    assert v8["default_version"] == "2"
     assert v8["labels"] == ["cat", "dog", "person"]
-    assert v8["input"]["size"] == [640, 640] and v8["dynamic_batch"] is True
+    assert v8["input"]["size"] == [640, 640]
+    assert v8["dynamic_batch"] is True
     assert v8["providers"] == ["CPUExecutionProvider"]
     assert models["yolov5-test"]["dynamic_batch"] is False
 
@@ -59,13 +61,19 @@ def test_docs_redoc_openapi_and_root_redirect(client: TestClient) -> None:
     assert "examples" in schema["components"]["schemas"]["PredictResponse"]
 
 
-@pytest.mark.parametrize(("query", "headers", "kind"), [({}, {}, "PNG"),
-                                                       ({"format": "jpeg"}, {}, "JPEG"),
-                                                       ({}, {"accept": "image/jpeg"}, "JPEG")])
-def test_render_returns_the_annotated_image(client: TestClient, query: dict[str, str],
-                                            headers: dict[str, str], kind: str) -> None:
-    response = client.post("/v1/models/yolov8-test/render", params=query, headers=headers,
-                           files={"file": ("a.jpg", image_bytes((1000, 600)), "image/jpeg")})
+@pytest.mark.parametrize(
+    ("query", "headers", "kind"),
+    [({}, {}, "PNG"), ({"format": "jpeg"}, {}, "JPEG"), ({}, {"accept": "image/jpeg"}, "JPEG")],
+)
+def test_render_returns_the_annotated_image(
+    client: TestClient, query: dict[str, str], headers: dict[str, str], kind: str
+) -> None:
+    response = client.post(
+        "/v1/models/yolov8-test/render",
+        params=query,
+        headers=headers,
+        files={"file": ("a.jpg", image_bytes((1000, 600)), "image/jpeg")},
+    )
     assert response.status_code == 200
     image = Image.open(io.BytesIO(response.content))
     assert (image.format, image.size) == (kind, (1000, 600))
@@ -77,21 +85,26 @@ def test_render_mask_and_caption(client: TestClient) -> None:
     red = image_bytes((100, 60), (250, 10, 10))
     for model in ("red-test", "colour-test"):
         response = client.post(f"/v1/models/{model}/render", files={"file": ("r.jpg", red)})
-        assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "image/png"
 
 
 def test_render_takes_one_image(client: TestClient) -> None:
     data = image_bytes((64, 64))
-    response = client.post("/v1/models/yolov8-test/render",
-                           files=[("files", ("a", data)), ("files", ("b", data))])
+    response = client.post(
+        "/v1/models/yolov8-test/render", files=[("files", ("a", data)), ("files", ("b", data))]
+    )
     assert response.status_code == 413
 
 
 def test_url_inputs_fetch_concurrently_when_allow_listed(model_repo: Path) -> None:
     settings = Settings(model_repository=model_repo, url_allowlist="127.0.0.1")
     with local_http.serve() as base, TestClient(create_app(settings)) as client:
-        inputs = [{"id": "ok", "url": f"{base}/image.jpg"}, {"id": "gone", "url": f"{base}/missing"},
-                  {"id": "hop", "url": f"{base}/to-other-loopback"}]
+        inputs = [
+            {"id": "ok", "url": f"{base}/image.jpg"},
+            {"id": "gone", "url": f"{base}/missing"},
+            {"id": "hop", "url": f"{base}/to-other-loopback"},
+        ]
         body = client.post("/v1/models/yolov8-test/predict", json={"inputs": inputs}).json()
     assert [o["id"] for o in body["outputs"]] == ["ok"]
     assert len(body["outputs"][0]["detections"]) == 2

@@ -27,9 +27,19 @@ async def _fetch(url: str, policy: FetchPolicy = ALLOW_LOCAL) -> bytes:
 
 @pytest.mark.parametrize(
     ("address", "allowed"),
-    [("8.8.8.8", True), ("127.0.0.1", False), ("10.1.2.3", False), ("192.168.0.1", False),
-     ("172.16.5.4", False), ("169.254.169.254", False), ("::1", False), ("fe80::1", False),
-     ("100.64.0.1", False), ("224.0.0.1", False), ("2606:4700::1111", True)],
+    [
+        ("8.8.8.8", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("192.168.0.1", False),
+        ("172.16.5.4", False),
+        ("169.254.169.254", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("100.64.0.1", False),
+        ("224.0.0.1", False),
+        ("2606:4700::1111", True),
+    ],
 )
 def test_default_policy_allows_only_public_addresses(address: str, allowed: bool) -> None:
     assert FetchPolicy().allows("host", ipaddress.ip_address(address)) is allowed
@@ -50,7 +60,7 @@ def test_loopback_is_refused_unless_allow_listed(base_url: str) -> None:
 
 def test_redirects_are_followed_and_each_hop_is_checked(base_url: str) -> None:
     assert anyio.run(_fetch, f"{base_url}/to-image") == local_http.IMAGE
-    with pytest.raises(URLRefused, match="127.0.0.2"):
+    with pytest.raises(URLRefused, match=r"127\.0\.0\.2"):
         anyio.run(_fetch, f"{base_url}/to-other-loopback")
     with pytest.raises(URLFetchFailed, match="more than 5 redirects"):
         anyio.run(_fetch, f"{base_url}/loop")
@@ -58,9 +68,11 @@ def test_redirects_are_followed_and_each_hop_is_checked(base_url: str) -> None:
 
 @pytest.mark.parametrize(
     ("path", "error", "message"),
-    [("/big", URLFetchFailed, "more than the limit"),
-     ("/missing", URLFetchFailed, "HTTP 404"),
-     ("/slow", URLFetchFailed, "no answer within 0.5 s")],
+    [
+        ("/big", URLFetchFailed, "more than the limit"),
+        ("/missing", URLFetchFailed, "HTTP 404"),
+        ("/slow", URLFetchFailed, r"no answer within 0\.5 s"),
+    ],
 )
 def test_fetch_failures(base_url: str, path: str, error: type[Exception], message: str) -> None:
     policy = FetchPolicy.build(0.5, 1_000_000, ["127.0.0.1"])
@@ -72,4 +84,3 @@ def test_fetch_failures(base_url: str, path: str, error: type[Exception], messag
 def test_only_http_urls_with_a_host(url: str) -> None:
     with pytest.raises(URLRefused):
         anyio.run(_fetch, url)
-

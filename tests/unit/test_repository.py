@@ -70,7 +70,9 @@ def test_input_size_must_match_the_graph(model_repo: Path, tmp_path: Path) -> No
     toml = (model_repo / "yolov8-test" / "model.toml").read_text()
     (folder / "model.toml").write_text(toml.replace("[640, 640]", "[320, 320]"))
     (folder / "1").mkdir()
-    (folder / "1" / "model.onnx").write_bytes((model_repo / "yolov8-test/2/model.onnx").read_bytes())
+    (folder / "1" / "model.onnx").write_bytes(
+        (model_repo / "yolov8-test/2/model.onnx").read_bytes()
+    )
     repo = Repository(tmp_path)
     repo.scan()
     repo.load_all()

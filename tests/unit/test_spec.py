@@ -53,9 +53,11 @@ def test_class_map_reports_targets_in_first_seen_order(tmp_path: Path) -> None:
         (("score_threshold = 0.2", "score_threshold = 2"), "postprocess.score_threshold"),
         (("[input]", "colour = 1\n[input]"), "colour: Extra inputs are not permitted"),
         (("[postprocess]", "std = [1, 0, 1]\n[postprocess]"), "std must not contain 0"),
-        (("[postprocess]", '[class_map]\ncat = "animal"\n[postprocess]'),
-         "class_map names labels the model does not have: ['cat']"),
-        (("task = \"detect\"", "task = \"detect\"\nlabels_file = \"x.txt\""), "x.txt"),
+        (
+            ("[postprocess]", '[class_map]\ncat = "animal"\n[postprocess]'),
+            "class_map names labels the model does not have: ['cat']",
+        ),
+        (('task = "detect"', 'task = "detect"\nlabels_file = "x.txt"'), "x.txt"),
         (("task = ", "task = = "), "not valid TOML"),
     ],
 )

@@ -29,8 +29,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         repository.scan()
         # Loading builds sessions and runs warm-ups: seconds of CPU, so not on the event loop.
         await anyio.to_thread.run_sync(repository.load_all)
-        service = PredictService(repository, settings.limits, settings.fetch_policy,
-                                 settings.workers, settings.max_images_per_request)
+        service = PredictService(
+            repository,
+            settings.limits,
+            settings.fetch_policy,
+            settings.workers,
+            settings.max_images_per_request,
+        )
         app.state.service = service
         try:
             yield
@@ -60,8 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's schema plus the JSON body of predict, which no route parameter declares."""
     if app.openapi_schema is None:
-        schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
-                             routes=app.routes)
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
         body = PredictRequest.model_json_schema(ref_template="#/components/schemas/{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(body.pop("$defs", {}))

@@ -45,12 +45,14 @@ async def _multipart(request: Request, max_bytes: int, max_images: int) -> list[
     try:
         # The context manager closes the spooled upload files, whatever happens below.
         async with request.form(max_files=max_images, max_fields=100) as form:
-            uploads = [v for key in FILE_FIELDS for v in form.getlist(key)
-                       if isinstance(v, UploadFile)]
+            uploads = [
+                v for key in FILE_FIELDS for v in form.getlist(key) if isinstance(v, UploadFile)
+            ]
             if not uploads:
                 raise InvalidRequest("no image: send one or more files in the form field 'files'")
-            return [await _read_upload(upload, index, max_bytes)
-                    for index, upload in enumerate(uploads)]
+            return [
+                await _read_upload(upload, index, max_bytes) for index, upload in enumerate(uploads)
+            ]
     except HTTPException as exc:  # Starlette's form parser reports every problem this way
         if "Too many files" in exc.detail:
             raise TooManyImages(f"more than {max_images} images in one request") from exc
@@ -79,7 +81,7 @@ async def _json(
 ) -> tuple[list[ImageInput], PredictParams]:
     body = await request.body()
     if not body:
-        raise InvalidRequest("empty body: send JSON {\"inputs\": [...]} or multipart files")
+        raise InvalidRequest('empty body: send JSON {"inputs": [...]} or multipart files')
     try:
         parsed = PredictRequest.model_validate_json(body)
     except ValidationError as exc:

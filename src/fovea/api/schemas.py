@@ -147,8 +147,13 @@ class PredictResponse(BaseModel):
                                     "bbox_norm": [0.3219, 0.3130, 0.3822, 0.5932],
                                 }
                             ],
-                            "timing": {"decode": 3.1, "preprocess": 0.9, "queue": 0.0,
-                                       "infer": 12.4, "postprocess": 0.2},
+                            "timing": {
+                                "decode": 3.1,
+                                "preprocess": 0.9,
+                                "queue": 0.0,
+                                "infer": 12.4,
+                                "postprocess": 0.2,
+                            },
                         }
                     ],
                     "errors": {},
@@ -195,18 +200,28 @@ class ModelList(BaseModel):
 
 
 def model_info(entry: ModelEntry) -> ModelInfo:
-    info = ModelInfo(name=entry.name, status=entry.status, error=entry.error,
-                     versions=entry.versions, default_version=entry.default_version,
-                     load_ms=entry.load_ms)
+    info = ModelInfo(
+        name=entry.name,
+        status=entry.status,
+        error=entry.error,
+        versions=entry.versions,
+        default_version=entry.default_version,
+        load_ms=entry.load_ms,
+    )
     spec = entry.spec
     if spec is None:
         return info
     served = next(iter(entry.served.values()), None)
     info.task, info.decoder, info.description = spec.task, spec.decoder, spec.description
     info.labels = list(served.labels if served else spec.reported_labels)
-    info.input = InputInfo(size=list(spec.input.size), resize=spec.input.resize,
-                           layout=spec.input.layout, color=spec.input.color,
-                           dtype=spec.input.dtype, name=spec.input.name)
+    info.input = InputInfo(
+        size=list(spec.input.size),
+        resize=spec.input.resize,
+        layout=spec.input.layout,
+        color=spec.input.color,
+        dtype=spec.input.dtype,
+        name=spec.input.name,
+    )
     info.postprocess = spec.postprocess.model_dump(exclude_none=True)
     if served is not None:
         info.dynamic_batch = served.onnx.fixed_batch is None
@@ -216,24 +231,25 @@ def model_info(entry: ModelEntry) -> ModelInfo:
 
 def output_of(item_id: str, prediction: Prediction, model: ServedModel) -> Output:
     width, height = prediction.size_wh
-    output = Output(id=item_id, width=width, height=height,
-                    timing=Timing(**prediction.timing_ms))
+    output = Output(id=item_id, width=width, height=height, timing=Timing(**prediction.timing_ms))
     result = prediction.result
     if isinstance(result, Detections):
         output.detections = detections_of(result, model.labels, prediction.size_wh)
     elif isinstance(result, Classes):
         output.classes = [
             ClassScore(label=label, class_id=int(c), score=round(float(s), 5))
-            for label, c, s in zip(labels_of(result.class_id, model.labels), result.class_id,
-                                   result.score, strict=True)
+            for label, c, s in zip(
+                labels_of(result.class_id, model.labels), result.class_id, result.score, strict=True
+            )
         ]
     elif isinstance(result, Mask):
         output.mask = mask_of(result, model.labels)
     return output
 
 
-def detections_of(dets: Detections, labels: tuple[str, ...], size_wh: tuple[int, int]
-                  ) -> list[Detection]:
+def detections_of(
+    dets: Detections, labels: tuple[str, ...], size_wh: tuple[int, int]
+) -> list[Detection]:
     width, height = size_wh
     names = labels_of(dets.class_id, labels)
     out = []
@@ -242,15 +258,19 @@ def detections_of(dets: Detections, labels: tuple[str, ...], size_wh: tuple[int,
         keypoints = None
         if dets.keypoints is not None:
             keypoints = [[round(float(x), 2), round(float(y), 2)] for x, y in dets.keypoints[i]]
-        out.append(Detection(
-            label=name,
-            class_id=int(dets.class_id[i]),
-            score=round(float(dets.score[i]), 5),
-            box=[round(v, 2) for v in (x1, y1, x2, y2)],
-            bbox_norm=[round(v, 5) for v in
-                       (x1 / width, y1 / height, (x2 - x1) / width, (y2 - y1) / height)],
-            keypoints=keypoints,
-        ))
+        out.append(
+            Detection(
+                label=name,
+                class_id=int(dets.class_id[i]),
+                score=round(float(dets.score[i]), 5),
+                box=[round(v, 2) for v in (x1, y1, x2, y2)],
+                bbox_norm=[
+                    round(v, 5)
+                    for v in (x1 / width, y1 / height, (x2 - x1) / width, (y2 - y1) / height)
+                ],
+                keypoints=keypoints,
+            )
+        )
     return out
 
 

@@ -20,7 +20,7 @@ PREFERRED_PROVIDERS = (
     "OpenVINOExecutionProvider",
     "CPUExecutionProvider",
 )
-_NUMPY_TYPES = {
+_NUMPY_TYPES: dict[str, type[np.generic]] = {
     "tensor(float)": np.float32,
     "tensor(float16)": np.float16,
     "tensor(uint8)": np.uint8,

@@ -76,9 +76,7 @@ def _open(data: bytes, limits: Limits) -> Image.Image:
     except Image.DecompressionBombError as exc:
         raise TooManyPixels(f"the image has too many pixels: {exc}") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise ImageDecodeError(
-            "not a supported image (JPEG, PNG, WebP, BMP, TIFF or GIF)"
-        ) from exc
+        raise ImageDecodeError("not a supported image (JPEG, PNG, WebP, BMP, TIFF or GIF)") from exc
     width, height = image.size
     if width < 1 or height < 1:
         raise ImageDecodeError(f"the image has no pixels ({width}x{height})")

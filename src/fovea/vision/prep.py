@@ -51,7 +51,9 @@ class Geometry:
         """Boxes (N, 4) in model-input pixels -> original-image pixels, clipped to the image."""
         sx, sy = self.scale_xy
         ox, oy = self.offset_xy
-        out = (xyxy - np.array([ox, oy, ox, oy], np.float32)) / np.array([sx, sy, sx, sy], np.float32)
+        out = (xyxy - np.array([ox, oy, ox, oy], np.float32)) / np.array(
+            [sx, sy, sx, sy], np.float32
+        )
         w, h = self.image_wh
         np.clip(out, 0.0, np.array([w, h, w, h], np.float32), out=out)
         return out.astype(np.float32, copy=False)

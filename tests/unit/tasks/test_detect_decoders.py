@@ -13,9 +13,7 @@ CONTEXT = DecodeContext(input_wh=(640, 480), score_threshold=0.3, num_classes=2)
 
 def test_yolov8_channels_first() -> None:
     # Two anchors: cx, cy, w, h rows then 2 class rows.
-    raw = np.array(
-        [[100, 300], [50, 200], [20, 40], [10, 60], [0.1, 0.2], [0.7, 0.25]], np.float32
-    )
+    raw = np.array([[100, 300], [50, 200], [20, 40], [10, 60], [0.1, 0.2], [0.7, 0.25]], np.float32)
     dets = DECODERS["yolov8"].decode({"output": raw}, CONTEXT)
     np.testing.assert_allclose(dets.xyxy, [[90, 45, 110, 55]])
     assert dets.class_id.tolist() == [1]
@@ -30,13 +28,14 @@ def test_yolov8_transposed_export_gives_the_same() -> None:
 
 def test_yolov8_rejects_a_label_count_that_does_not_fit() -> None:
     raw = np.zeros((4 + 3, 10), np.float32)
-    with pytest.raises(ValueError, match="3 class columns but model.toml lists 2 labels"):
+    with pytest.raises(ValueError, match=r"3 class columns but model\.toml lists 2 labels"):
         DECODERS["yolov8"].decode({"output": raw}, CONTEXT)
 
 
 def test_yolov8_nothing_above_threshold_is_empty() -> None:
     dets = DECODERS["yolov8"].decode({"output": np.zeros((6, 100), np.float32)}, CONTEXT)
-    assert len(dets) == 0 and dets.xyxy.shape == (0, 4)
+    assert len(dets) == 0
+    assert dets.xyxy.shape == (0, 4)
 
 
 def test_yolov5_score_is_objectness_times_class() -> None:
@@ -76,12 +75,14 @@ def test_ssd_decoder_scales_normalised_yxyx_and_honours_count() -> None:
 
 
 def test_select_remaps_merges_and_drops_unmapped_classes() -> None:
-    dets = make_detections([
-        (0, 0, 10, 10, 0.9, 0),  # cat -> animal
-        (1, 1, 10, 10, 0.8, 1),  # dog -> animal: overlaps the cat, merged by NMS
-        (50, 50, 60, 60, 0.7, 2),  # person -> human
-        (80, 80, 90, 90, 0.95, 3),  # chair: not in the class map, dropped
-    ])
+    dets = make_detections(
+        [
+            (0, 0, 10, 10, 0.9, 0),  # cat -> animal
+            (1, 1, 10, 10, 0.8, 1),  # dog -> animal: overlaps the cat, merged by NMS
+            (50, 50, 60, 60, 0.7, 2),  # person -> human
+            (80, 80, 90, 90, 0.95, 3),  # chair: not in the class map, dropped
+        ]
+    )
     remap = np.array([0, 0, 1, -1], np.int64)
     out = select(dets, Selection(0.5, 10, remap))
     assert out.class_id.tolist() == [0, 1]

@@ -22,8 +22,12 @@ def _arrays(rows: list[tuple[float, float, float, float, float, int]]):  # type:
         ([(0, 0, 10, 10, 0.8, 0), (1, 1, 10, 10, 0.9, 1)], 0.5, 10, [1, 0]),
         # IoU exactly 0.5 is kept (suppress only above the threshold).
         ([(0, 0, 10, 10, 0.9, 0), (0, 0, 10, 5, 0.8, 0)], 0.5, 10, [0, 1]),
-        ([(0, 0, 10, 10, 0.9, 0), (20, 20, 30, 30, 0.8, 0), (40, 40, 50, 50, 0.7, 0)], 0.5, 2,
-         [0, 1]),
+        (
+            [(0, 0, 10, 10, 0.9, 0), (20, 20, 30, 30, 0.8, 0), (40, 40, 50, 50, 0.7, 0)],
+            0.5,
+            2,
+            [0, 1],
+        ),
     ],
     ids=["empty", "one", "overlap", "other-class", "at-threshold", "max-keep"],
 )

@@ -26,11 +26,13 @@ def test_argmax_nhwc_is_the_same() -> None:
     logits = np.zeros((4, 4, 3), np.float32)
     logits[:, 2:, 2] = 1.0
     mask = decode(logits, "argmax", "NHWC", STRETCH, 0.5)
-    assert (mask.class_map_hw[:, 4:] == 2).all() and (mask.class_map_hw[:, :4] == 0).all()
+    assert (mask.class_map_hw[:, 4:] == 2).all()
+    assert (mask.class_map_hw[:, :4] == 0).all()
 
 
-@pytest.mark.parametrize(("kind", "inside", "outside"), [("sigmoid", 5.0, -5.0),
-                                                         ("probability", 0.9, 0.1)])
+@pytest.mark.parametrize(
+    ("kind", "inside", "outside"), [("sigmoid", 5.0, -5.0), ("probability", 0.9, 0.1)]
+)
 def test_one_channel_thresholds(kind: str, inside: float, outside: float) -> None:
     values = np.full((1, 4, 4), outside, np.float32)
     values[0, 1:3, 1:3] = inside

@@ -27,7 +27,9 @@ def test_every_format_decodes_to_rgb(fmt: str) -> None:
     assert decoded.image.mode == "RGB"
     assert decoded.size_wh == (48, 32)
     r, g, b = decoded.image.getpixel((24, 16))
-    assert r > 150 and g < 80 and b < 80
+    assert r > 150
+    assert g < 80
+    assert b < 80
 
 
 @pytest.mark.parametrize(
@@ -81,7 +83,9 @@ def test_sixteen_bit_png_keeps_the_top_eight_bits() -> None:
 
 def test_cmyk_jpeg_becomes_rgb() -> None:
     r, g, b = decode_image(cmyk_jpeg(), LIMITS).image.getpixel((10, 10))
-    assert r > 200 and g < 60 and b < 60
+    assert r > 200
+    assert g < 60
+    assert b < 60
 
 
 def test_animated_gif_gives_its_first_frame() -> None:

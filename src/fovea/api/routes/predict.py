@@ -15,8 +15,8 @@ from fovea.api.schemas import PredictResponse, Problem, output_of
 from fovea.errors import InvalidRequest
 from fovea.model import PredictParams, ServedModel
 from fovea.results import Classes, Detections, Mask
-from fovea.vision.io import Limits
 from fovea.vision.draw import draw_boxes, draw_caption, overlay_mask
+from fovea.vision.io import Limits
 
 router = APIRouter(prefix="/v1/models", tags=["predict"])
 
@@ -74,10 +74,15 @@ async def predict(
     errors = {o.id: o.error for o in outcomes if o.error is not None}
     if not outputs:
         first = next(iter(errors.values()))
-        extra = {"errors": {k: problem_body(e) for k, e in errors.items()}} if len(errors) > 1 else {}
+        extra = (
+            {"errors": {k: problem_body(e) for k, e in errors.items()}} if len(errors) > 1 else {}
+        )
         return problem_response(first, instance=request.url.path, **extra)
     return PredictResponse(
-        model=served.name, version=served.version, task=served.spec.task, outputs=outputs,
+        model=served.name,
+        version=served.version,
+        task=served.spec.task,
+        outputs=outputs,
         errors={k: Problem(**problem_body(e)) for k, e in errors.items()},
     )
 
@@ -99,7 +104,7 @@ async def render(
     settings: SettingsDep,
     query_params: QueryParamsDep,
     version: VersionQuery = None,
-    format: Annotated[Literal["png", "jpeg"] | None, Query()] = None,  # noqa: A002
+    format: Annotated[Literal["png", "jpeg"] | None, Query()] = None,
 ) -> Response:
     served = repository.get(model, version)
     inputs, params = await read_inputs(request, query_params, settings.max_image_bytes, 1)
@@ -107,13 +112,16 @@ async def render(
         raise InvalidRequest("render takes exactly one image")
     served.check_params(params)
     data = await service.load(inputs[0])
-    image_format = format or ("jpeg" if "image/jpeg" in request.headers.get("accept", "") else "png")
+    image_format = format or (
+        "jpeg" if "image/jpeg" in request.headers.get("accept", "") else "png"
+    )
     body = await service.in_worker(_render, served, data, settings.limits, params, image_format)
     return Response(body, media_type=f"image/{image_format}")
 
 
-def _render(served: ServedModel, data: bytes, limits: Limits, params: PredictParams,
-            image_format: str) -> bytes:
+def _render(
+    served: ServedModel, data: bytes, limits: Limits, params: PredictParams, image_format: str
+) -> bytes:
     prepared = served.prepare(data, limits, keep_full_image=True)
     result = served.finish(served.infer([prepared.tensor])[0], prepared.geometry, params)
     image = prepared.image
@@ -126,4 +134,3 @@ def _render(served: ServedModel, data: bytes, limits: Limits, params: PredictPar
     buffer = io.BytesIO()
     image.save(buffer, format=image_format.upper(), quality=90)
     return buffer.getvalue()
-

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-
 from starlette.exceptions import HTTPException
 
 from fovea.errors import PROBLEM_TYPES
@@ -26,5 +25,9 @@ async def get_problem(slug: str) -> dict[str, str | int]:
 
 def _describe(slug: str) -> dict[str, str | int]:
     error = _BY_SLUG[slug]
-    return {"type": slug, "title": error.title, "status": error.status,
-            "description": (error.__doc__ or "").strip()}
+    return {
+        "type": slug,
+        "title": error.title,
+        "status": error.status,
+        "description": (error.__doc__ or "").strip(),
+    }

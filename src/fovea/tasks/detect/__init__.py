@@ -62,6 +62,13 @@ def select(dets: Detections, selection: Selection, *, run_nms: bool = True) -> D
     if selection.allowed is not None:
         dets = dets[np.isin(dets.class_id, list(selection.allowed))]
     if run_nms:
-        return dets[nms(dets.xyxy, dets.score, dets.class_id, selection.iou_threshold,
-                        selection.max_detections)]
+        return dets[
+            nms(
+                dets.xyxy,
+                dets.score,
+                dets.class_id,
+                selection.iou_threshold,
+                selection.max_detections,
+            )
+        ]
     return dets[np.argsort(-dets.score, kind="stable")[: selection.max_detections]]

@@ -14,5 +14,6 @@ def cxcywh_to_xyxy(cxcywh: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 def check_classes(found: int, expected: int | None, decoder: str) -> None:
     if expected is not None and found != expected:
         raise ValueError(
-            f"{decoder}: the output has {found} class columns but model.toml lists {expected} labels"
+            f"{decoder}: the output has {found} class columns "
+            f"but model.toml lists {expected} labels"
         )

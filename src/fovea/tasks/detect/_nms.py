@@ -9,7 +9,9 @@ import numpy.typing as npt
 MAX_CANDIDATES = 5000
 
 
-def box_iou(xyxy: npt.NDArray[np.float32], others: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+def box_iou(
+    xyxy: npt.NDArray[np.float32], others: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
     """IoU of one box (4,) against boxes (M, 4) -> (M,)."""
     x1 = np.maximum(xyxy[0], others[:, 0])
     y1 = np.maximum(xyxy[1], others[:, 1])

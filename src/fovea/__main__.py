@@ -1,0 +1,3 @@
+from fovea.cli import app
+
+app(prog_name="fovea")

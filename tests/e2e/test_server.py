@@ -1,0 +1,113 @@
+"""The real HTTP stack: `fovea serve` in a subprocess, driven over a socket with the client."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from fovea.client import APIError, Client
+from tests.helpers import image_bytes
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(model_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "FOVEA_LOG_LEVEL": "warning"}
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "fovea",
+                "serve",
+                "--port",
+                str(port),
+                "--repository",
+                str(model_repo),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        process.wait()
+        pytest.fail(f"server did not start: {log_path.read_text()}")
+    yield url
+    process.send_signal(signal.SIGTERM)
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the parent sees why it ended.
+    assert process.wait(timeout=15) in (0, -signal.SIGTERM)
+
+
+@pytest.mark.parametrize("model", ["yolov8-test", "yolov5-test"])
+def test_planted_boxes_over_a_real_socket(server: str, model: str) -> None:
+    expected = {
+        (1000, 600): [312.5, 112.5, 625.0, 425.0],
+        (600, 1000): [112.5, 312.5, 425.0, 625.0],
+    }
+    with Client(server) as client:
+        body = client.predict(model, [image_bytes(size) for size in expected])
+    for output, (size, dog_box) in zip(body["outputs"], expected.items(), strict=True):
+        assert (output["width"], output["height"]) == size
+        dog = next(d for d in output["detections"] if d["label"] == "dog")
+        np.testing.assert_allclose(dog["box"], dog_box, atol=1.0)
+
+
+def test_classifier_segmenter_and_render_over_a_real_socket(server: str) -> None:
+    red = image_bytes((300, 200), (250, 10, 10))
+    with Client(server) as client:
+        top = client.predict("colour-test", [red])["outputs"][0]["classes"][0]
+        mask = client.predict("red-test", [red])["outputs"][0]["mask"]
+        png = client.render("yolov8-test", image_bytes((1000, 600)))
+    assert top["label"] == "red"
+    assert mask["fractions"]["red"] == 1.0
+    assert Image.open(io.BytesIO(png)).size == (1000, 600)
+
+
+def test_client_raises_problems(server: str) -> None:
+    with Client(server) as client, pytest.raises(APIError) as caught:
+        client.predict("nope", [image_bytes((10, 10))])
+    assert caught.value.status == 404
+    assert caught.value.type == "/problems/model-not-found"
+
+
+def test_requests_run_in_parallel_without_errors(server: str) -> None:
+    import concurrent.futures
+
+    data = image_bytes((1000, 600))
+
+    def one(_: int) -> int:
+        files = {"files": ("a.jpg", data)}
+        return httpx.post(
+            f"{server}/v1/models/yolov8-test/predict", files=files, timeout=30
+        ).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(one, range(32))) == {200}
