@@ -6,6 +6,7 @@ chains them for one request. Everything here is plain, synchronous and free of w
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -185,12 +186,12 @@ class ServedModel:
 def resolve_outputs(
     roles: Sequence[str], graph_outputs: Sequence[str], explicit: Mapping[str, str]
 ) -> dict[str, str]:
-    """Map each decoder role to a graph output: model.toml's `outputs`, then a name that contains
-    the role, then graph order."""
+    """Map each decoder role to a graph output: model.toml's `outputs` first, then the output whose
+    name holds every word of the role (`cls_8` finds `cls_pred_stride_8`), then graph order."""
     unknown_roles = sorted(set(explicit) - set(roles))
     if unknown_roles:
         raise ModelConfigError(
-            f"outputs names roles {unknown_roles}; this decoder has {list(roles)}"
+            f"outputs names roles {unknown_roles}; the decoder has {list(roles)}"
         )
     missing = sorted(set(explicit.values()) - set(graph_outputs))
     if missing:
@@ -200,18 +201,21 @@ def resolve_outputs(
     chosen: dict[str, str] = dict(explicit)
     free = [name for name in graph_outputs if name not in chosen.values()]
     for role in roles:
-        if role in chosen:
+        if role in chosen or not free:
             continue
-        named = [n for n in free if role.lower() in n.lower()] if role != "output" else []
-        if named or free:
-            chosen[role] = (named or free)[0]
-            free.remove(chosen[role])
+        named = [name for name in free if _words(role) <= _words(name)]
+        chosen[role] = (named or free)[0]
+        free.remove(chosen[role])
     absent = [r for r in roles if r not in chosen]
     if absent:
         raise ModelConfigError(
             f"the graph has no output for {absent}; it has {list(graph_outputs)}"
         )
     return {role: chosen[role] for role in roles}
+
+
+def _words(name: str) -> set[str]:
+    return set(re.split(r"[^a-z0-9]+", name.lower())) - {""}
 
 
 def _roles(spec: ModelSpec) -> tuple[str, ...]:

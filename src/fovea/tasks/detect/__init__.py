@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fovea.results import Detections
-from fovea.tasks.detect import boxes, ssd, yolov5, yolov8
+from fovea.tasks.detect import blazeface, boxes, nanodet, ssd, yolov5, yolov8
 from fovea.tasks.detect._nms import nms
 
 Outputs = Mapping[str, npt.NDArray[np.float32]]
@@ -39,6 +39,8 @@ DECODERS: dict[str, DetectDecoder] = {
     "yolov8": DetectDecoder(yolov8.decode),
     "boxes": DetectDecoder(boxes.decode, has_nms=True),
     "ssd": DetectDecoder(ssd.decode, ssd.ROLES, has_nms=True),
+    "nanodet": DetectDecoder(nanodet.decode, nanodet.ROLES),
+    "blazeface": DetectDecoder(blazeface.decode, blazeface.ROLES),
 }
 
 
