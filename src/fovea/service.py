@@ -1,5 +1,6 @@
-"""Serving: runs model work in worker threads (never on the event loop), fetches URL inputs
-concurrently, and keeps one bad image in a batch from failing the others.
+"""Serving: admission control, URL fetches, and each image's path through the worker threads
+(decode and prepare), the model's batcher (infer) and the worker threads again (finish).
+Nothing here runs model or image work on the event loop.
 """
 
 from __future__ import annotations
@@ -11,14 +12,20 @@ from typing import TypeVar
 
 import anyio
 import httpx
+import numpy as np
+import numpy.typing as npt
+from anyio.abc import TaskGroup
 
-from fovea.errors import FoveaError, TooManyImages
+from fovea.errors import FoveaError, Overloaded, TooManyImages
 from fovea.fetch import FetchPolicy, fetch
-from fovea.model import Prediction, PredictParams, ServedModel
+from fovea.model import Outputs, Prediction, PredictParams, Prepared, ServedModel
 from fovea.repository import Repository
+from fovea.results import Result
+from fovea.runtime.batcher import Batcher
 from fovea.vision.io import Limits
 
 T = TypeVar("T")
+Tensor = npt.NDArray[np.generic]
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,7 @@ class ItemOutcome:
 
 
 class PredictService:
-    """What the API calls: bounded worker threads plus an HTTP client for URL inputs."""
+    """What the API calls: worker threads, one batcher per model version, an HTTP client."""
 
     def __init__(
         self,
@@ -49,11 +56,22 @@ class PredictService:
         max_images: int,
     ) -> None:
         self.repository, self.limits, self.fetch_policy = repository, limits, fetch_policy
-        self.max_images = max_images
+        self.max_images, self.workers = max_images, workers
         self.limiter = anyio.CapacityLimiter(workers)
         self.http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        self.batchers: dict[tuple[str, str], Batcher[Tensor, Outputs]] = {}
+        self.admitted: dict[str, int] = {}
+
+    def start(self, group: TaskGroup) -> None:
+        for entry in self.repository.entries.values():
+            for model in entry.served.values():
+                batcher = self._batcher_for(model)
+                batcher.start(group)
+                self.batchers[(model.name, model.version)] = batcher
 
     async def aclose(self) -> None:
+        for batcher in self.batchers.values():
+            await batcher.aclose()
         await self.http.aclose()
 
     async def predict(
@@ -67,15 +85,47 @@ class PredictService:
         async def run(index: int, item: ImageInput) -> None:
             try:
                 data = await self.load(item)
-                prediction = await self.in_worker(model.predict, data, self.limits, params)
+                _, prediction = await self.run_one(model, data, params)
                 outcomes[index] = ItemOutcome(item.id, prediction=prediction)
             except FoveaError as exc:
                 outcomes[index] = ItemOutcome(item.id, error=exc)
 
-        async with anyio.create_task_group() as group:
-            for index, item in enumerate(inputs):
-                group.start_soon(run, index, item)
+        with self.admit(model, len(inputs)):
+            async with anyio.create_task_group() as group:
+                for index, item in enumerate(inputs):
+                    group.start_soon(run, index, item)
         return [o for o in outcomes if o is not None]
+
+    async def run_one(
+        self,
+        model: ServedModel,
+        data: bytes,
+        params: PredictParams,
+        *,
+        keep_full_image: bool = False,
+    ) -> tuple[Prepared, Prediction]:
+        """One image through prepare (thread), infer (batcher) and finish (thread)."""
+        queued_at = time.perf_counter()
+        prepared, waited = await self._in_worker(
+            lambda: model.prepare(data, self.limits, keep_full_image=keep_full_image)
+        )
+        outputs, timing = await self.batchers[(model.name, model.version)].submit(prepared.tensor)
+        prediction, _ = await self._in_worker(lambda: model.complete(prepared, outputs, params))
+        prediction.timing_ms.update(queue=round(waited + timing.queue_ms, 3), infer=timing.infer_ms)
+        prediction.timing_ms["total"] = round((time.perf_counter() - queued_at) * 1000, 3)
+        return prepared, prediction
+
+    async def render(
+        self,
+        model: ServedModel,
+        data: bytes,
+        params: PredictParams,
+        draw: Callable[[Prepared, Result], bytes],
+    ) -> bytes:
+        with self.admit(model, 1):
+            prepared, prediction = await self.run_one(model, data, params, keep_full_image=True)
+            body, _ = await self._in_worker(lambda: draw(prepared, prediction.result))
+            return body
 
     async def load(self, item: ImageInput) -> bytes:
         if item.data is not None:
@@ -83,16 +133,47 @@ class PredictService:
         assert item.url is not None
         return await fetch(self.http, item.url, self.fetch_policy)
 
-    async def in_worker(self, function: Callable[..., T], *args: object) -> T:
-        """Run `function` in a worker thread and add the wait for a free worker as `queue` time."""
+    def admit(self, model: ServedModel, count: int) -> _Admission:
+        return _Admission(self, model, count)
+
+    def _batcher_for(self, model: ServedModel) -> Batcher[Tensor, Outputs]:
+        batching = model.spec.batching
+        # A graph fixed at batch 1 is never stacked; the lanes still run images side by side.
+        size = batching.max_batch_size if model.onnx.fixed_batch is None else 1
+        return Batcher(
+            model.infer,
+            max_batch_size=size,
+            max_delay_s=batching.max_queue_delay_ms / 1000,
+            lanes=self.workers,
+        )
+
+    async def _in_worker(self, function: Callable[[], T]) -> tuple[T, float]:
+        """Run `function` in a worker thread; also return how long it waited for one (ms)."""
         queued_at = time.perf_counter()
         started: list[float] = []
 
         def timed() -> T:
             started.append(time.perf_counter())
-            return function(*args)
+            return function()
 
         result = await anyio.to_thread.run_sync(timed, limiter=self.limiter)
-        if isinstance(result, Prediction):
-            result.timing_ms["queue"] = round((started[0] - queued_at) * 1000, 3)
-        return result
+        return result, (started[0] - queued_at) * 1000
+
+
+class _Admission:
+    """Counts a request's images against the model's queue limit while it runs."""
+
+    def __init__(self, service: PredictService, model: ServedModel, count: int) -> None:
+        self.service, self.name, self.count = service, model.name, count
+        self.limit = model.spec.batching.max_queue
+
+    def __enter__(self) -> None:
+        current = self.service.admitted.get(self.name, 0)
+        if current + self.count > self.limit:
+            raise Overloaded(
+                f"model {self.name!r} has {current} images in progress; its limit is {self.limit}"
+            )
+        self.service.admitted[self.name] = current + self.count
+
+    def __exit__(self, *exc: object) -> None:
+        self.service.admitted[self.name] -= self.count

@@ -63,6 +63,14 @@ class PostprocessSpec(_Strict):
     class_offset: int = 0  # subtracted from raw class numbers (TF OD API counts from 1)
 
 
+class BatchingSpec(_Strict):
+    """Dynamic batching and backpressure for one model."""
+
+    max_batch_size: Annotated[int, Field(ge=1, le=1024)] = 8
+    max_queue_delay_ms: Annotated[float, Field(ge=0.0, le=1000.0)] = 2.0
+    max_queue: Annotated[int, Field(ge=1)] = 64  # images admitted at once; more get 503
+
+
 class RuntimeSpec(_Strict):
     """Per-model overrides of the server's runtime settings."""
 
@@ -85,6 +93,7 @@ class ModelSpec(_Strict):
     input: InputSpec
     postprocess: PostprocessSpec = PostprocessSpec()
     outputs: dict[str, str] = Field(default_factory=dict)  # decoder role -> graph output name
+    batching: BatchingSpec = BatchingSpec()
     runtime: RuntimeSpec = RuntimeSpec()
 
     @model_validator(mode="after")

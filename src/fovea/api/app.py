@@ -37,10 +37,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.max_images_per_request,
         )
         app.state.service = service
-        try:
-            yield
-        finally:
-            await service.aclose()
+        async with anyio.create_task_group() as group:
+            service.start(group)  # the batchers' lanes live as long as the app
+            try:
+                yield
+            finally:
+                await service.aclose()
 
     app = FastAPI(
         title="Fovea",

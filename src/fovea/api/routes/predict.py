@@ -6,6 +6,7 @@ import io
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from PIL import Image
 from starlette.responses import Response
 
 from fovea.api.deps import QueryParamsDep, RepositoryDep, ServiceDep, SettingsDep
@@ -13,10 +14,9 @@ from fovea.api.errors import problem_body, problem_response
 from fovea.api.inputs import read_inputs
 from fovea.api.schemas import PredictResponse, Problem, output_of
 from fovea.errors import InvalidRequest
-from fovea.model import PredictParams, ServedModel
-from fovea.results import Classes, Detections, Mask
+from fovea.model import Prepared, ServedModel
+from fovea.results import Classes, Detections, Mask, Result
 from fovea.vision.draw import draw_boxes, draw_caption, overlay_mask
-from fovea.vision.io import Limits
 
 router = APIRouter(prefix="/v1/models", tags=["predict"])
 
@@ -112,19 +112,17 @@ async def render(
         raise InvalidRequest("render takes exactly one image")
     served.check_params(params)
     data = await service.load(inputs[0])
-    image_format = format or (
-        "jpeg" if "image/jpeg" in request.headers.get("accept", "") else "png"
-    )
-    body = await service.in_worker(_render, served, data, settings.limits, params, image_format)
+    accept = request.headers.get("accept", "")
+    image_format = format or ("jpeg" if "image/jpeg" in accept else "png")
+
+    def draw(prepared: Prepared, result: Result) -> bytes:
+        return _draw(served, prepared.image, result, image_format)
+
+    body = await service.render(served, data, params, draw)
     return Response(body, media_type=f"image/{image_format}")
 
 
-def _render(
-    served: ServedModel, data: bytes, limits: Limits, params: PredictParams, image_format: str
-) -> bytes:
-    prepared = served.prepare(data, limits, keep_full_image=True)
-    result = served.finish(served.infer([prepared.tensor])[0], prepared.geometry, params)
-    image = prepared.image
+def _draw(served: ServedModel, image: Image.Image, result: Result, image_format: str) -> bytes:
     if isinstance(result, Detections):
         image = draw_boxes(image, result, served.labels)
     elif isinstance(result, Mask):
