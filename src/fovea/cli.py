@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -159,6 +160,43 @@ def check_models(path: Annotated[Path, typer.Argument(help="Repository folder.")
         typer.echo(f"{path}: no model folders (a folder with a model.toml)", err=True)
     if failed or not repo.entries:
         raise typer.Exit(1)
+
+
+@app.command()
+def bench(
+    image: Annotated[Path, typer.Option(help="The photo every request sends.", exists=True)] = Path(
+        "benchmarks/photo-1280x960.jpg"
+    ),
+    model: Annotated[str, typer.Option("--model", "-m")] = "coco",
+    server: ServerOpt = None,
+    repository: RepositoryOpt = None,
+    concurrency: Annotated[str, typer.Option(help="Concurrent clients, comma-separated.")] = (
+        "1,4,16,64"
+    ),
+    images_per_request: Annotated[str, typer.Option(help="Comma-separated.")] = "1,16",
+    duration: Annotated[float, typer.Option(help="Seconds measured per row.")] = 10.0,
+    out_dir: Annotated[Path, typer.Option(help="Where bench.md/json/png go.")] = Path(
+        "benchmarks/results"
+    ),
+) -> None:
+    """Load a server (started here, or --server) and compare each row with the in-process
+    ceiling measured in the same run."""
+    from fovea.bench import report, run
+    from fovea.repository import BUNDLED
+
+    rows, ceilings = run.run(
+        model=model,
+        image=image.read_bytes(),
+        repository=repository or BUNDLED,
+        server=server,
+        concurrencies=[int(c) for c in concurrency.split(",")],
+        per_request=[int(n) for n in images_per_request.split(",")],
+        duration_s=duration,
+        say=typer.echo,
+    )
+    command = "fovea bench " + " ".join(sys.argv[2:])
+    for path in report.write(out_dir, rows, ceilings, command.strip()):
+        typer.echo(f"wrote {path}")
 
 
 def _scanned(repository: Path | None) -> Any:

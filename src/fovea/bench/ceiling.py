@@ -1,0 +1,71 @@
+"""The in-process ceiling: decode + preprocess + infer + postprocess with no server in the way,
+run by k worker processes with their own sessions. The best k is what the hardware can do.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fovea.model import PredictParams
+from fovea.repository import Repository
+from fovea.runtime.onnx import RuntimeOptions
+from fovea.vision.io import Limits
+
+
+@dataclass(frozen=True)
+class CeilingResult:
+    workers: int
+    threads_per_worker: int
+    images_per_s: float
+    ms_per_image: float  # one worker's time per image
+
+
+def _worker(
+    repository: str,
+    model: str,
+    image: bytes,
+    threads: int,
+    duration_s: float,
+    start_at: float,
+    results: multiprocessing.Queue[tuple[int, float]],
+) -> None:
+    repo = Repository(Path(repository), RuntimeOptions(intra_op_threads=threads))
+    repo.scan()
+    repo.load_all(only=model)
+    served = repo.get(model)
+    for _ in range(5):
+        served.predict(image, Limits(), PredictParams())
+    while time.time() < start_at:  # every worker starts measuring together
+        time.sleep(0.001)
+    count, began = 0, time.perf_counter()
+    while time.perf_counter() - began < duration_s:
+        served.predict(image, Limits(), PredictParams())
+        count += 1
+    results.put((count, time.perf_counter() - began))
+
+
+def measure(
+    repository: Path, model: str, image: bytes, workers: int, threads: int, duration_s: float
+) -> CeilingResult:
+    context = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue[tuple[int, float]] = context.Queue()
+    start_at = time.time() + 8.0  # room for every process to load its model
+    processes = [
+        context.Process(
+            target=_worker,
+            args=(str(repository), model, image, threads, duration_s, start_at, results),
+        )
+        for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    counts = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join()
+    images = sum(c for c, _ in counts)
+    elapsed = max(e for _, e in counts)
+    per_image = sum(e / c for c, e in counts) / len(counts) * 1000
+    return CeilingResult(workers, threads, images / elapsed, per_image)

@@ -1,0 +1,67 @@
+"""A closed-loop load generator: N clients, each sending its next request when the last returns."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import anyio
+import httpx
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    concurrency: int
+    images_per_request: int
+    requests: int
+    errors: int
+    elapsed_s: float
+    latencies_ms: list[float]
+    client_cpu_s: float  # CPU the generator itself used: it shares the machine with the server
+
+    @property
+    def images_per_s(self) -> float:
+        return (self.requests - self.errors) * self.images_per_request / self.elapsed_s
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
+
+
+async def run_load(
+    url: str,
+    model: str,
+    image: bytes,
+    *,
+    concurrency: int,
+    images_per_request: int,
+    duration_s: float,
+    warmup_s: float = 1.0,
+) -> LoadResult:
+    """Send multipart predict requests for `duration_s` after `warmup_s`, from `concurrency`
+    clients at once; only requests that start and end inside the window are counted."""
+    files = [("files", (f"{i}.jpg", image, "image/jpeg")) for i in range(images_per_request)]
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+        start = time.perf_counter() + warmup_s
+        stop = start + duration_s
+
+        async def one_client() -> None:
+            nonlocal errors
+            while (sent := time.perf_counter()) < stop:
+                response = await client.post(f"/v1/models/{model}/predict", files=files)
+                done = time.perf_counter()
+                if sent >= start and done <= stop:
+                    latencies.append((done - sent) * 1000)
+                    errors += response.status_code != 200
+
+        cpu_before = time.process_time()
+        async with anyio.create_task_group() as group:
+            for _ in range(concurrency):
+                group.start_soon(one_client)
+        cpu = time.process_time() - cpu_before
+    return LoadResult(
+        concurrency, images_per_request, len(latencies), errors, duration_s, latencies, cpu
+    )
