@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fovea.model import PredictParams
 from fovea.repository import Repository
+from fovea.runtime.memory import tune_malloc
 from fovea.runtime.onnx import RuntimeOptions
 from fovea.vision.io import Limits
 
@@ -32,6 +33,7 @@ def _worker(
     start_at: float,
     results: multiprocessing.Queue[tuple[int, float]],
 ) -> None:
+    tune_malloc()  # as `fovea serve` does, so the ceiling is not held back by page faults
     repo = Repository(Path(repository), RuntimeOptions(intra_op_threads=threads))
     repo.scan()
     repo.load_all(only=model)
