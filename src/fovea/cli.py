@@ -1,4 +1,4 @@
-"""The `fovea` command: serve, predict, models."""
+"""The `fovea` command: serve, predict, models, bench."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from fovea.client import APIError, Client
+from fovea.runtime.memory import tune_malloc
 
 app = typer.Typer(help="Serve image models from an ONNX model repository.", no_args_is_help=True)
 models_app = typer.Typer(help="List or check models.", no_args_is_help=True)
@@ -26,12 +27,6 @@ ServerOpt = Annotated[
 ]
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-
-
 @app.command()
 def serve(
     host: Annotated[Optional[str], typer.Option(help="Listen address.")] = None,  # noqa: UP045
@@ -42,7 +37,10 @@ def serve(
     """Serve the models of a repository over HTTP (API docs at /docs)."""
     import uvicorn
 
+    from fovea import logs
     from fovea.api.app import create_app
+    from fovea.api.middleware import ServingState
+    from fovea.api.server import GracefulServer
     from fovea.config import Settings
 
     overrides: dict[str, Any] = {
@@ -52,14 +50,18 @@ def serve(
         "workers": workers,
     }
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
-    _configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
+    logs.configure(settings.log_level, settings.log_format)
+    tune_malloc()
+    state = ServingState()
+    config = uvicorn.Config(
+        create_app(settings, state),
         host=settings.host,
         port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
+        log_config=None,  # keep the handlers logs.configure installed
+        access_log=False,  # the request middleware logs each request with its id
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 1,
     )
+    GracefulServer(config, state, settings.shutdown_grace_s).run()
 
 
 @app.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -59,6 +59,24 @@ class Settings(BaseSettings):
         (), description="Hosts or CIDR ranges URL inputs may reach even if private (comma list)."
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    log_format: Literal["text", "json"] = Field("text", description="Log lines: text or json.")
+    max_request_bytes: int = Field(100 * 1024 * 1024, description="Largest request body, bytes.")
+    api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="API keys, comma-separated; when any key is set, requests need one."
+    )
+    api_keys_file: Path | None = Field(
+        None, description="File of SHA-256 hex digests of API keys, one a line."
+    )
+    metrics_public: bool = Field(True, description="Serve /metrics without an API key.")
+    rate_limit_per_minute: int = Field(
+        0, description="Requests a minute per API key (or client address); 0 means no limit."
+    )
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Origins allowed by CORS, comma-separated; none by default."
+    )
+    shutdown_grace_s: float = Field(
+        30.0, description="On SIGTERM, how long in-flight requests get to finish, seconds."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -71,7 +89,7 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
-    @field_validator("providers", "url_allowlist", mode="before")
+    @field_validator("providers", "url_allowlist", "api_keys", "cors_origins", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return _split(value)

@@ -7,14 +7,18 @@ FoveaError
 │   ├── PayloadTooLarge               413 payload-too-large
 │   ├── TooManyPixels                 413 too-many-pixels
 │   ├── TooManyImages                 413 too-many-images
+│   ├── RequestTooLarge               413 request-too-large
 │   ├── InvalidBase64                 400 invalid-base64
 │   ├── InvalidRequest                400 invalid-request
 │   ├── InvalidParameter              422 invalid-parameter
 │   ├── URLRefused                    400 url-refused
 │   └── URLFetchFailed                422 url-fetch-failed
+├── Unauthorized                      401 unauthorized
+├── RateLimited                       429 rate-limited
 ├── ModelNotFound                     404 model-not-found
 ├── ModelUnavailable                  503 model-unavailable
 ├── Overloaded                        503 overloaded
+├── ShuttingDown                      503 shutting-down
 └── ModelConfigError (also ValueError) a broken model.toml or ONNX file, found at load time
 """
 
@@ -29,7 +33,7 @@ class FoveaError(Exception):
     status: ClassVar[int] = 500
     type: ClassVar[str] = "internal"
     title: ClassVar[str] = "Internal error"
-    retry_after_s: ClassVar[int | None] = None
+    retry_after_s: int | None = None  # seconds for Retry-After; one error may set its own
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -124,6 +128,40 @@ class URLFetchFailed(InputError):
     title = "URL could not be fetched"
 
 
+class Unauthorized(FoveaError):
+    """No API key, or one that is not valid, where the server needs one."""
+
+    status = 401
+    type = "unauthorized"
+    title = "Unauthorized"
+
+
+class RateLimited(FoveaError):
+    """Too many requests from one key or client: retry after the given time."""
+
+    status = 429
+    type = "rate-limited"
+    title = "Too many requests"
+    retry_after_s = 1  # each error sets its own from the client's bucket
+
+
+class RequestTooLarge(InputError):
+    """The whole request body is larger than the configured limit."""
+
+    status = 413
+    type = "request-too-large"
+    title = "Request body too large"
+
+
+class ShuttingDown(FoveaError):
+    """The server is draining before it stops: send the request elsewhere."""
+
+    status = 503
+    type = "shutting-down"
+    title = "Server shutting down"
+    retry_after_s = 1
+
+
 class ModelNotFound(FoveaError):
     """No model (or no such version of it) in the repository."""
 
@@ -168,7 +206,11 @@ PROBLEM_TYPES: tuple[type[FoveaError], ...] = (
     TooManyImages,
     URLRefused,
     URLFetchFailed,
+    RequestTooLarge,
+    Unauthorized,
+    RateLimited,
     ModelNotFound,
     ModelUnavailable,
     Overloaded,
+    ShuttingDown,
 )

@@ -5,10 +5,11 @@ Nothing here runs model or image work on the event loop.
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import anyio
 import httpx
@@ -44,6 +45,14 @@ class ItemOutcome:
     error: FoveaError | None = None
 
 
+class Observer(Protocol):
+    """Receives what happened to each image and batch (the API's metrics implement it)."""
+
+    def observe_prediction(self, model: str, timing_ms: Mapping[str, float], ok: bool) -> None: ...
+
+    def observe_batch(self, model: str, size: int) -> None: ...
+
+
 class PredictService:
     """What the API calls: worker threads, one batcher per model version, an HTTP client."""
 
@@ -54,6 +63,7 @@ class PredictService:
         fetch_policy: FetchPolicy,
         workers: int,
         max_images: int,
+        observer: Observer | None = None,
     ) -> None:
         self.repository, self.limits, self.fetch_policy = repository, limits, fetch_policy
         self.max_images, self.workers = max_images, workers
@@ -61,11 +71,14 @@ class PredictService:
         self.http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
         self.batchers: dict[tuple[str, str], Batcher[Tensor, Outputs]] = {}
         self.admitted: dict[str, int] = {}
+        self.observer = observer
 
     def start(self, group: TaskGroup) -> None:
         for entry in self.repository.entries.values():
             for model in entry.served.values():
                 batcher = self._batcher_for(model)
+                if self.observer is not None:
+                    batcher.on_batch = functools.partial(self.observer.observe_batch, model.name)
                 batcher.start(group)
                 self.batchers[(model.name, model.version)] = batcher
 
@@ -89,6 +102,8 @@ class PredictService:
                 outcomes[index] = ItemOutcome(item.id, prediction=prediction)
             except FoveaError as exc:
                 outcomes[index] = ItemOutcome(item.id, error=exc)
+                if self.observer is not None:
+                    self.observer.observe_prediction(model.name, {}, ok=False)
 
         with self.admit(model, len(inputs)):
             async with anyio.create_task_group() as group:
@@ -113,6 +128,8 @@ class PredictService:
         prediction, _ = await self._in_worker(lambda: model.complete(prepared, outputs, params))
         prediction.timing_ms.update(queue=round(waited + timing.queue_ms, 3), infer=timing.infer_ms)
         prediction.timing_ms["total"] = round((time.perf_counter() - queued_at) * 1000, 3)
+        if self.observer is not None:
+            self.observer.observe_prediction(model.name, prediction.timing_ms, ok=True)
         return prepared, prediction
 
     async def render(

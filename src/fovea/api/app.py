@@ -8,21 +8,28 @@ from typing import Any
 
 import anyio
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from starlette.responses import RedirectResponse
 
 import fovea
 from fovea.api import errors
-from fovea.api.routes import health, models, predict, problems
+from fovea.api.metrics import Metrics
+from fovea.api.middleware import RequestMiddleware, ServingState
+from fovea.api.routes import health, metrics, models, predict, problems
 from fovea.api.schemas import PredictRequest
+from fovea.api.security import Guard, Protected, load_key_hashes
 from fovea.config import Settings
 from fovea.repository import Repository
 from fovea.service import PredictService
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, state: ServingState | None = None) -> FastAPI:
+    """Build the app; `state` is shared with the server that drains it on SIGTERM."""
     settings = settings or Settings()
     repository = Repository(settings.repository_path, settings.runtime)
+    telemetry = Metrics()
+    serving = state or ServingState()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -35,7 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.fetch_policy,
             settings.workers,
             settings.max_images_per_request,
+            observer=telemetry,
         )
+        telemetry.watch(repository, service.admitted)
         app.state.service = service
         async with anyio.create_task_group() as group:
             service.start(group)  # the batchers' lanes live as long as the app
@@ -52,14 +61,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.repository = repository
+    app.state.metrics = telemetry
+    app.state.serving = serving
+    app.state.guard = Guard(
+        load_key_hashes(settings.api_keys, settings.api_keys_file), settings.rate_limit_per_minute
+    )
     errors.install(app)
-    for router in (health.router, models.router, predict.router, problems.router):
-        app.include_router(router)
+    app.include_router(health.router)
+    app.include_router(metrics.router, dependencies=[] if settings.metrics_public else [Protected])
+    for router in (models.router, predict.router, problems.router):
+        app.include_router(router, dependencies=[Protected])
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
         return RedirectResponse("/docs")
 
+    # Starlette runs the last added middleware first: the request middleware sees everything.
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(
+        RequestMiddleware,
+        metrics=telemetry,
+        state=serving,
+        max_body_bytes=settings.max_request_bytes,
+    )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

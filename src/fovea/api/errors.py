@@ -38,7 +38,13 @@ def problem_response(error: FoveaError, **extra: Any) -> JSONResponse:
 
 async def _fovea_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FoveaError)
+    count(request, exc)
     return problem_response(exc, instance=request.url.path)
+
+
+def count(request: Request, error: FoveaError) -> None:
+    """Count an answered error by its problem type."""
+    request.app.state.metrics.errors.labels(error.type).inc()
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -48,7 +54,9 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         for e in exc.errors()
     ]
     detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors)
-    return problem_response(InvalidParameter(detail), instance=request.url.path, errors=errors)
+    error = InvalidParameter(detail)
+    count(request, error)
+    return problem_response(error, instance=request.url.path, errors=errors)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

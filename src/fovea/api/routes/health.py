@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from fovea.api.deps import RepositoryDep
@@ -17,10 +17,12 @@ async def live() -> dict[str, str]:
 
 @router.get(
     "/ready",
-    summary="Every enabled model is loaded",
-    responses={503: {"description": "A model is still loading or failed to load."}},
+    summary="Every enabled model is loaded, and the server is not shutting down",
+    responses={503: {"description": "A model is loading or failed, or the server is draining."}},
 )
-async def ready(repository: RepositoryDep) -> JSONResponse:
+async def ready(request: Request, repository: RepositoryDep) -> JSONResponse:
     models = {name: entry.status for name, entry in repository.entries.items()}
-    status = 200 if repository.ready else 503
-    return JSONResponse({"ready": repository.ready, "models": models}, status)
+    draining = request.app.state.serving.draining  # SIGTERM: leave the load balancer first
+    is_ready = repository.ready and not draining
+    body = {"ready": is_ready, "draining": draining, "models": models}
+    return JSONResponse(body, 200 if is_ready else 503)

@@ -10,7 +10,7 @@ from PIL import Image
 from starlette.responses import Response
 
 from fovea.api.deps import QueryParamsDep, RepositoryDep, ServiceDep, SettingsDep
-from fovea.api.errors import problem_body, problem_response
+from fovea.api.errors import count, problem_body, problem_response
 from fovea.api.inputs import read_inputs
 from fovea.api.schemas import PredictResponse, Problem, output_of
 from fovea.errors import InvalidRequest
@@ -72,6 +72,8 @@ async def predict(
     outcomes = await service.predict(served, inputs, params)
     outputs = [output_of(o.id, o.prediction, served) for o in outcomes if o.prediction]
     errors = {o.id: o.error for o in outcomes if o.error is not None}
+    for error in errors.values():
+        count(request, error)
     if not outputs:
         first = next(iter(errors.values()))
         extra = (
