@@ -99,3 +99,44 @@ def channel_segmenter(path: Path, size_hw: tuple[int, int] = (64, 64)) -> Path:
     h, w = size_hw
     out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3, h, w])
     return _save(path, nodes, [_input(size_hw, "NCHW", True)], [out], [])
+
+
+def slow_planted_model(
+    path: Path,
+    outputs: Mapping[str, npt.NDArray[np.float32]],
+    size_hw: tuple[int, int],
+    layers: int = 5,
+) -> Path:
+    """Like planted_model, plus `layers` 512x512x512 MatMuls (~0.27 GFLOP each) that depend on
+    the input, so inference takes real time; their result is multiplied by zero."""
+    model = onnx.load(planted_model(path, outputs, size_hw))
+    graph = model.graph
+    weight = (np.eye(512, dtype=np.float32) * 0.5).astype(np.float32)
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(weight, "slow_w"),
+            numpy_helper.from_array(np.ones((1, 512, 512), np.float32), "slow_ones"),
+            numpy_helper.from_array(np.array([-1, 1, 1], np.int64), "slow_shape"),
+        ]
+    )
+    nodes = [
+        helper.make_node("Reshape", ["total", "slow_shape"], ["slow_in"]),
+        helper.make_node("Mul", ["slow_in", "slow_ones"], ["slow_0"]),
+    ]
+    for i in range(layers):
+        nodes.append(helper.make_node("MatMul", [f"slow_{i}", "slow_w"], [f"slow_{i + 1}"]))
+    nodes += [
+        helper.make_node("ReduceSum", [f"slow_{layers}"], ["slow_sum"], keepdims=1),
+        helper.make_node("Mul", ["slow_sum", "zero"], ["slow_zero"]),
+    ]
+    # Feed the zero into the first output so the runtime cannot skip the work.
+    first = next(iter(outputs))
+    final = next(n for n in graph.node if n.op_type == "Add" and n.output[0] == first)
+    final.input[0] = f"{first}_slowed"
+    nodes.append(helper.make_node("Add", [f"{first}_zero", "slow_zero"], [f"{first}_slowed"]))
+    ordered = [n for n in graph.node if n is not final] + nodes + [final]
+    del graph.node[:]
+    graph.node.extend(ordered)
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path

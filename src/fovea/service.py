@@ -150,6 +150,11 @@ class PredictService:
         assert item.url is not None
         return await fetch(self.http, item.url, self.fetch_policy)
 
+    def check_capacity(self, model: ServedModel) -> None:
+        """Refuse before reading a body when the model cannot take even one more image."""
+        with self.admit(model, 1):
+            pass
+
     def admit(self, model: ServedModel, count: int) -> _Admission:
         return _Admission(self, model, count)
 

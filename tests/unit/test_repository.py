@@ -24,6 +24,7 @@ def test_statuses(repository: Repository) -> None:
         "camtrap-test": "ready",
         "channel-test": "ready",
         "colour-test": "ready",
+        "overload-test": "ready",
         "red-test": "ready",
         "yolov5-test": "ready",
         "yolov8-test": "ready",

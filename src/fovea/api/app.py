@@ -17,10 +17,11 @@ from fovea.api import errors
 from fovea.api.metrics import Metrics
 from fovea.api.middleware import RequestMiddleware, ServingState
 from fovea.api.routes import health, metrics, models, predict, problems
-from fovea.api.schemas import PredictRequest
+from fovea.api.schemas import PredictRequest, Problem
 from fovea.api.security import Guard, Protected, load_key_hashes
 from fovea.config import Settings
 from fovea.repository import Repository
+from fovea.runtime.memory import trim
 from fovea.service import PredictService
 
 
@@ -48,10 +49,12 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
         app.state.service = service
         async with anyio.create_task_group() as group:
             service.start(group)  # the batchers' lanes live as long as the app
+            group.start_soon(_trim_when_idle, serving)
             try:
                 yield
             finally:
                 await service.aclose()
+                group.cancel_scope.cancel()  # the idle trimmer would otherwise run forever
 
     app = FastAPI(
         title="Fovea",
@@ -95,6 +98,18 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
     return app
 
 
+async def _trim_when_idle(serving: ServingState, idle_s: float = 2.0) -> None:
+    """Once traffic stops, give the heap back: malloc is tuned to keep it while busy."""
+    trimmed, idle_since = True, anyio.current_time()
+    while True:
+        await anyio.sleep(0.5)
+        if serving.in_flight:
+            trimmed, idle_since = False, anyio.current_time()
+        elif not trimmed and anyio.current_time() - idle_since >= idle_s:
+            await anyio.to_thread.run_sync(trim)
+            trimmed = True
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's schema plus the JSON body of predict, which no route parameter declares."""
     if app.openapi_schema is None:
@@ -105,5 +120,25 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(body.pop("$defs", {}))
         components["PredictRequest"] = body
+        components["Problem"] = Problem.model_json_schema()
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        for operation in (op for path in schema["paths"].values() for op in path.values()):
+            _problem_responses(operation["responses"])
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _problem_responses(responses: dict[str, Any]) -> None:
+    """Every error is problem+json (api/errors.py): say so, for any 4xx and 5xx."""
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for status in [s for s in responses if s[0] in "45"]:
+        declared = str(responses[status].get("content", {}))
+        if "schemas/Problem" in declared or "HTTPValidationError" in declared or not declared:
+            responses[status] = {
+                "description": responses[status].get("description", "Problem"),
+                "content": problem,
+            }
+
+    responses.setdefault("4XX", {"description": "Problem details (RFC 9457)", "content": problem})
+    responses.setdefault("5XX", {"description": "Problem details (RFC 9457)", "content": problem})

@@ -39,7 +39,7 @@ async def run_load(
     warmup_s: float = 1.0,
 ) -> LoadResult:
     """Send multipart predict requests for `duration_s` after `warmup_s`, from `concurrency`
-    clients at once; only requests that start and end inside the window are counted."""
+    clients at once; requests that complete inside the window are counted."""
     files = [("files", (f"{i}.jpg", image, "image/jpeg")) for i in range(images_per_request)]
     latencies: list[float] = []
     errors = 0
@@ -53,7 +53,9 @@ async def run_load(
             while (sent := time.perf_counter()) < stop:
                 response = await client.post(f"/v1/models/{model}/predict", files=files)
                 done = time.perf_counter()
-                if sent >= start and done <= stop:
+                # A request counts when it completes inside the window, wherever it started:
+                # counting only those that also start inside would lose one per client.
+                if start <= done <= stop:
                     latencies.append((done - sent) * 1000)
                     errors += response.status_code != 200
 

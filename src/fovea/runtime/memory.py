@@ -40,3 +40,12 @@ def tune_malloc(
     )
     log.debug("malloc tuned: %s", ok)
     return ok
+
+
+def trim() -> bool:
+    """Hand free heap memory back to the kernel (glibc's malloc_trim); False elsewhere."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        return bool(libc.malloc_trim(0))
+    except (OSError, AttributeError, TypeError):
+        return False

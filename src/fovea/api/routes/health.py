@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
 from fovea.api.deps import RepositoryDep
@@ -15,10 +16,22 @@ async def live() -> dict[str, str]:
     return {"status": "live"}
 
 
+class Readiness(BaseModel):
+    ready: bool
+    draining: bool
+    models: dict[str, str]
+
+
 @router.get(
     "/ready",
+    response_model=Readiness,
     summary="Every enabled model is loaded, and the server is not shutting down",
-    responses={503: {"description": "A model is loading or failed, or the server is draining."}},
+    responses={
+        503: {
+            "model": Readiness,
+            "description": "A model is loading or failed, or the server is draining.",
+        }
+    },
 )
 async def ready(request: Request, repository: RepositoryDep) -> JSONResponse:
     models = {name: entry.status for name, entry in repository.entries.items()}

@@ -66,6 +66,7 @@ async def predict(
     version: VersionQuery = None,
 ) -> PredictResponse | Response:
     served = repository.get(model, version)
+    service.check_capacity(served)  # shed load before spending time on the upload
     inputs, params = await read_inputs(
         request, query_params, settings.max_image_bytes, settings.max_images_per_request
     )

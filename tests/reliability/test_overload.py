@@ -1,0 +1,65 @@
+"""Several times the capacity at once: the excess gets 503 + Retry-After quickly, the accepted
+requests all succeed in bounded time, and afterwards the queue is empty."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import statistics
+import time
+
+import httpx
+
+from fovea.bench.server import rss_mb
+from tests.helpers import image_bytes
+from tests.servers import RunningServer
+
+IMAGE = image_bytes((1000, 600))
+CLIENTS = 16  # overload-test admits 2 images at once and takes tens of ms for each
+
+
+def _one(client: httpx.Client) -> tuple[int, float, str | None]:
+    started = time.perf_counter()
+    files = {"files": ("a.jpg", IMAGE, "image/jpeg")}
+    response = client.post("/v1/models/overload-test/predict", files=files)
+    return response.status_code, time.perf_counter() - started, response.headers.get("retry-after")
+
+
+def _idle_rss(server: RunningServer) -> float:
+    time.sleep(3.5)  # the server gives its free heap back after 2 s without requests
+    rss = rss_mb(server.process.pid)
+    assert rss is not None
+    return rss
+
+
+def test_overload_sheds_the_excess_fast_and_serves_the_rest(live: RunningServer) -> None:
+    for _ in range(4):  # reach a steady state: threads started, pools warm
+        httpx.post(
+            f"{live.url}/v1/models/overload-test/predict",
+            timeout=30,
+            files={"files": ("a.jpg", IMAGE, "image/jpeg")},
+        )
+    baseline = _idle_rss(live)
+    limits = httpx.Limits(max_connections=CLIENTS)
+    with (
+        httpx.Client(base_url=live.url, timeout=30, limits=limits) as client,
+        concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool,
+    ):
+        results = [r for _ in range(4) for r in pool.map(_one, [client] * CLIENTS)]
+    accepted = [t for status, t, _ in results if status == 200]
+    shed = [t for status, t, _ in results if status == 503]
+    assert len(accepted) + len(shed) == len(results), {r[0] for r in results}
+    assert shed, "nothing was shed: the queue limit did not apply"
+    assert accepted, "nothing was served"
+    assert all(retry == "1" for status, _, retry in results if status == 503)
+    # Refused at once, not after waiting for the model: far quicker than a served request.
+    assert statistics.median(shed) < statistics.median(accepted) / 2, (shed, accepted)
+    assert max(accepted) < 10  # accepted requests never wait without end
+
+    metrics = httpx.get(f"{live.url}/metrics", timeout=10).text
+    depth = re.search(r'fovea_queue_depth\{model="overload-test"\} ([0-9.]+)', metrics)
+    assert depth is not None
+    assert float(depth.group(1)) == 0.0
+    assert 'fovea_errors_total{type="overloaded"}' in metrics
+    after = _idle_rss(live)
+    assert after - baseline < 15, f"RSS grew from {baseline:.0f} MB to {after:.0f} MB"
