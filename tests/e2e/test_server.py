@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,51 +14,15 @@ from PIL import Image
 
 from fovea.client import APIError, Client
 from tests.helpers import image_bytes
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.servers import fovea_server
 
 
 @pytest.fixture(scope="module")
 def server(model_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "FOVEA_LOG_LEVEL": "warning"}
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "fovea",
-                "serve",
-                "--port",
-                str(port),
-                "--repository",
-                str(model_repo),
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        process.wait()
-        pytest.fail(f"server did not start: {log_path.read_text()}")
-    yield url
-    process.send_signal(signal.SIGTERM)
-    # uvicorn shuts down gracefully, then re-raises SIGTERM so the parent sees why it ended.
-    assert process.wait(timeout=15) in (0, -signal.SIGTERM)
+    with fovea_server(model_repo, tmp_path_factory.mktemp("server")) as running:
+        yield running.url
+        running.process.send_signal(signal.SIGTERM)
+        assert running.process.wait(timeout=15) == 0  # drained and stopped cleanly
 
 
 @pytest.mark.parametrize("model", ["yolov8-test", "yolov5-test"])

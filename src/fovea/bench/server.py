@@ -1,4 +1,4 @@
-"""Start `fovea serve` in a subprocess for a benchmark, and read its memory."""
+"""Start `fovea serve` in a subprocess on a free loopback port, and read its memory."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -31,12 +32,16 @@ def rss_mb(pid: int) -> float | None:
 
 
 @contextmanager
-def started_server(
-    repository: Path, extra_env: dict[str, str] | None = None, timeout_s: float = 60
-) -> Iterator[tuple[str, int | None]]:
-    """Yield (url, pid) of a ready server on a free loopback port; stop it afterwards."""
+def serving(
+    repository: Path,
+    *,
+    env: dict[str, str] | None = None,
+    output: IO[bytes] | int = subprocess.DEVNULL,
+    ready_path: str = "/health/ready",
+    timeout_s: float = 60,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Yield (url, process) once `ready_path` answers 200; stop the server afterwards."""
     port = free_port()
-    env = {**os.environ, "FOVEA_LOG_LEVEL": "warning", **(extra_env or {})}
     command = [
         sys.executable,
         "-m",
@@ -47,22 +52,37 @@ def started_server(
         "--repository",
         str(repository),
     ]
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    environment = {**os.environ, "FOVEA_LOG_LEVEL": "warning", **(env or {})}
+    process = subprocess.Popen(command, env=environment, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
+        while not _answers(url + ready_path):
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"the server at {url} did not become ready")
-            time.sleep(0.2)
-        yield url, process.pid
+            time.sleep(0.1)
+        yield url, process
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextmanager
+def started_server(
+    repository: Path, extra_env: dict[str, str] | None = None, timeout_s: float = 60
+) -> Iterator[tuple[str, int | None]]:
+    """Yield (url, pid) of a ready server, for benchmarks."""
+    with serving(repository, env=extra_env, timeout_s=timeout_s) as (url, process):
+        yield url, process.pid
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
