@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,3 +71,20 @@ def test_requests_run_in_parallel_without_errors(server: str) -> None:
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         assert set(pool.map(one, range(32))) == {200}
+
+
+def test_cli_predict_against_the_server(server: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from fovea.cli import app
+
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(image_bytes((600, 1000)))
+    out = tmp_path / "out.json"
+    result = CliRunner().invoke(
+        app, ["predict", str(photo), "-m", "yolov5-test", "--server", server, "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    [output] = json.loads(out.read_text())["outputs"]
+    assert output["id"] == "photo.jpg"
+    assert [d["label"] for d in output["detections"]] == ["dog", "person"]
