@@ -4,8 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+UI_PORT ?= 8501
+# The UI reaches the API on loopback when the API listens on every address.
+API_URL ?= http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck pytest clean
+.PHONY: run test lint typecheck pytest clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,28 +17,37 @@ $(BIN)/python:
 
 # Reinstall whenever pyproject.toml changes.
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.'
+	$(BIN)/python -m pip install -q -e '.[ui]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@ $(VENV)/.installed-run
 
+# The API in the background, the UI in the foreground; leaving the UI (Ctrl-C) stops both.
 run: $(VENV)/.installed-run
 	@echo "Fovea API: http://$(HOST):$(PORT)/docs"
-	$(BIN)/fovea serve --host $(HOST) --port $(PORT)
+	@echo "Fovea UI:  http://$(HOST):$(UI_PORT)"
+	@$(BIN)/fovea serve --host $(HOST) --port $(PORT) & api=$$!; \
+	trap 'kill $$api 2>/dev/null; wait $$api 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
+	FOVEA_API_URL=$(API_URL) $(BIN)/fovea ui --host $(HOST) --port $(UI_PORT)
 
-test: lint typecheck pytest
+test: chromium lint typecheck pytest
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests tools
-	$(BIN)/ruff format --check src tests tools
+	$(BIN)/ruff check src tests tools benchmarks
+	$(BIN)/ruff format --check src tests tools benchmarks
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed-dev
+pytest: $(VENV)/.installed-dev chromium
 	$(BIN)/pytest
+
+# Debian's chromium for the UI's browser test (Playwright's own downloads need the internet).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || \
+	{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends chromium; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""The `fovea` command: serve, predict, models, bench."""
+"""The `fovea` command: serve, ui, predict, models, bench."""
 
 from __future__ import annotations
 
@@ -62,6 +62,31 @@ def serve(
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 1,
     )
     GracefulServer(config, state, settings.shutdown_grace_s).run()
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Listen port.")] = 8501,
+    host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    api_url: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Fovea API to talk to (default: FOVEA_API_URL, then .env)."),
+    ] = None,
+) -> None:
+    """Start the Streamlit web UI (needs the `ui` extra)."""
+    import importlib.util
+    import os
+
+    from fovea.ui.launch import streamlit_command
+
+    if importlib.util.find_spec("streamlit") is None:
+        typer.echo("error: the web UI needs Streamlit: pip install 'fovea-serve[ui]'", err=True)
+        raise typer.Exit(1)
+    env = {**os.environ, **({"FOVEA_API_URL": api_url} if api_url else {})}
+    typer.echo(f"Fovea UI: http://{host}:{port}")
+    command = streamlit_command(port, host)
+    # Become Streamlit, so Ctrl-C and SIGTERM reach it directly and leave no orphan behind.
+    os.execve(command[0], command, env)
 
 
 @app.command()

@@ -1,0 +1,167 @@
+"""The UI's side of the API: one `fovea.client.Client` per URL, answers remembered per session
+so a widget change never repeats a request, and API failures shown as messages, not tracebacks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import streamlit as st
+
+from fovea.client import APIError, Client, predict_request, read_json
+from fovea.ui import logic
+from fovea.ui.config import UISettings, load_settings
+
+T = TypeVar("T")
+Json = dict[str, Any]
+_MEMO_KEY = "_fovea_answers"
+_MEMO_SIZE = 256  # answers kept per session; a batch of uploads is well below this
+_RETRYABLE = {401, 403, 408, 429}  # a key, time or rate problem: worth asking again
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One image's predict response, with the round trip seen from the UI."""
+
+    body: Json
+    round_trip_ms: float
+
+    @property
+    def output(self) -> Json:
+        return dict(self.body["outputs"][0])
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why one image got no answer, already worded for people; `final` when asking again
+    would get the same answer (an input the server rejects), so it can be remembered."""
+
+    message: str
+    final: bool = False
+
+
+def settings() -> UISettings:
+    """The environment's settings, with the URL typed in the sidebar (if any) instead."""
+    base = load_settings()
+    typed = str(st.session_state.get("api_url") or "").strip().rstrip("/")
+    return UISettings(api_url=typed or base.api_url, api_key=base.api_key)
+
+
+@st.cache_resource(show_spinner=False)
+def _client(api_url: str, api_key: str | None) -> Client:
+    return Client(api_url, api_key=api_key, timeout=120.0)
+
+
+def client() -> Client:
+    current = settings()
+    return _client(current.api_url, current.api_key)
+
+
+def failure_of(error: Exception) -> Failure:
+    url = settings().api_url
+    if isinstance(error, APIError):
+        final = 400 <= error.status < 500 and error.status not in _RETRYABLE
+        return Failure(logic.problem_message(error), final)
+    if isinstance(error, httpx.HTTPError | httpx.InvalidURL):
+        return Failure(logic.unreachable_message(url, error))
+    return Failure(logic.not_fovea_message(url, error))
+
+
+def call(fn: Callable[[Client], T]) -> T | Failure:
+    """fn(client), or a Failure for an API error, a server that cannot be reached, or one whose
+    answer is not Fovea's JSON (ValueError, KeyError: another service at that URL)."""
+    try:
+        return fn(client())
+    except (APIError, httpx.HTTPError, httpx.InvalidURL, ValueError, KeyError) as error:
+        return failure_of(error)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def _health(api_url: str, api_key: str | None) -> Json:
+    return _client(api_url, api_key).health()
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def _models(api_url: str, api_key: str | None) -> list[Json]:
+    return _client(api_url, api_key).models()
+
+
+def health() -> Json | Failure:
+    current = settings()
+    return call(lambda _: _health(current.api_url, current.api_key))
+
+
+def models() -> list[Json] | Failure:
+    current = settings()
+    return call(lambda _: _models(current.api_url, current.api_key))
+
+
+def refresh() -> None:
+    """Forget cached health and model lists (the Refresh buttons)."""
+    _health.clear()
+    _models.clear()
+
+
+def predict(model: str, name: str, data: bytes, **params: Any) -> Answer | Failure:
+    """One image through a model, remembered for this session by URL, model, bytes and params."""
+    return _answer(_memo_key(model, name, data, params), model, name, data, params)
+
+
+def predict_many(
+    model: str, images: Sequence[tuple[str, bytes]], **params: Any
+) -> dict[str, Answer | Failure]:
+    """Each image in its own request, with a progress bar while any is not yet answered."""
+    keys = [_memo_key(model, name, data, params) for name, data in images]
+    memo = _memo()
+    todo = sum(key not in memo for key in keys)
+    bar = st.progress(0.0, text=f"0 of {todo} images") if todo > 1 else None
+    answers: dict[str, Answer | Failure] = {}
+    done = 0
+    for key, (name, data) in zip(keys, images, strict=True):
+        fresh = key not in memo
+        answers[name] = _answer(key, model, name, data, params)
+        done += fresh
+        if bar is not None and fresh:
+            bar.progress(done / todo, text=f"{done} of {todo} images")
+    if bar is not None:
+        bar.empty()
+    return answers
+
+
+def _memo() -> dict[tuple[Any, ...], Answer | Failure]:
+    memo: dict[tuple[Any, ...], Answer | Failure] = st.session_state.setdefault(_MEMO_KEY, {})
+    return memo
+
+
+def _answer(
+    key: tuple[Any, ...], model: str, name: str, data: bytes, params: Json
+) -> Answer | Failure:
+    memo = _memo()
+    if key in memo:
+        return memo[key]
+    start = time.perf_counter()
+    body = call(lambda c: _predict_named(c, model, name, data, params))
+    if isinstance(body, Failure) and not body.final:
+        return body  # not remembered: the next rerun asks again
+    if len(memo) >= _MEMO_SIZE:
+        memo.pop(next(iter(memo)))
+    elapsed_ms = round((time.perf_counter() - start) * 1000, 1)
+    memo[key] = body if isinstance(body, Failure) else Answer(body, elapsed_ms)
+    return memo[key]
+
+
+def _memo_key(model: str, name: str, data: bytes, params: dict[str, Any]) -> tuple[Any, ...]:
+    digest = hashlib.sha256(data).hexdigest()
+    return settings().api_url, model, name, digest, tuple(sorted(params.items()))
+
+
+def _predict_named(client: Client, model: str, name: str, data: bytes, params: Json) -> Json:
+    """Client.predict, but the upload keeps its file name so the answer's id is that name."""
+    request = predict_request(model, [data], params)
+    request["files"] = [("files", (name, data))]
+    return dict(read_json(client.http.request(**request)))

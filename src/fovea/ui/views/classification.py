@@ -1,0 +1,61 @@
+"""Classification page: the top-k classes of one image as a bar chart."""
+
+from __future__ import annotations
+
+import altair as alt
+import streamlit as st
+
+from fovea.ui import api, logic, widgets
+
+MOST = 20  # classes asked for once; the k slider then only slices
+
+
+def chart(rows: list[logic.Json]) -> alt.Chart:
+    bars: alt.Chart = (
+        alt.Chart({"values": rows})
+        .mark_bar()
+        .encode(
+            x=alt.X("score:Q", scale=alt.Scale(domain=[0, 1]), title="score"),
+            y=alt.Y("label:N", sort="-x", title=None),
+            tooltip=["label:N", alt.Tooltip("score:Q", format=".3f")],
+        )
+        .properties(height=max(120, 32 * len(rows)))
+    )
+    return bars
+
+
+def main() -> None:
+    st.title("Classification")
+    st.caption("The most likely classes of one image.")
+    picked = widgets.pick_model("classify", key="classify_model")
+    if picked is None:
+        return
+    model, info = picked
+    images = widgets.pick_images("classify", multiple=False)
+    if not images:
+        st.info("Upload an image, or pick a sample photo.")
+        return
+    name, data = images[0]
+    most = max(1, min(MOST, len(info.get("labels") or []) or MOST))
+    answer = api.predict(model, name, data, top_k=most)
+    if isinstance(answer, api.Failure):
+        st.error(answer.message)
+        return
+    scores = answer.output.get("classes") or []
+    default_k = int((info.get("postprocess") or {}).get("top_k", 5))
+    k = min(default_k, len(scores)) or 1
+    if len(scores) > 1:
+        k = st.slider("Top k", 1, len(scores), k, key=f"classify_{model}_k")
+    rows = logic.top_k_rows(scores, k)
+    picture, bars = st.columns([2, 3])
+    shown = widgets.fitted(data)
+    if shown is not None:
+        picture.image(shown[0], caption=name, width="stretch")
+    bars.altair_chart(chart(rows), width="stretch")
+    bars.dataframe(rows, hide_index=True, width="stretch")
+    bars.caption(widgets.timing_caption(answer))
+    with st.expander("Raw JSON"):
+        st.json(answer.body, expanded=2)
+
+
+main()

@@ -1,0 +1,80 @@
+"""Segmentation page: original and mask side by side, an overlay with adjustable opacity, and a
+legend of each class's colour and share of the pixels."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from fovea.ui import api, logic, render, widgets
+
+
+def legend(rows: list[logic.Json]) -> None:
+    """Colour swatches with label and pixel share (colours come from the mask PNG's palette)."""
+    lines = [
+        f'<span style="display:inline-block;width:1em;height:1em;background:{r["colour"]};'
+        f'border:1px solid #888;vertical-align:middle"></span> **{r["label"]}** '
+        f"{r['share']:.1%}"
+        for r in rows
+    ]
+    st.markdown("  \n".join(lines), unsafe_allow_html=True)
+
+
+def main() -> None:
+    st.title("Segmentation")
+    st.caption("Which pixels belong to which class.")
+    picked = widgets.pick_model("segment", key="segment_model")
+    if picked is None:
+        return
+    model, _ = picked
+    images = widgets.pick_images("segment", multiple=False)
+    if not images:
+        st.info("Upload an image, or pick a sample photo.")
+        return
+    name, data = images[0]
+    answer = api.predict(model, name, data)
+    if isinstance(answer, api.Failure):
+        st.error(answer.message)
+        return
+    mask = answer.output["mask"]
+    mask_png = render.decode_mask(mask)
+    shown = widgets.fitted(data)
+    image = None if shown is None else shown[0]
+    original, classes = st.columns(2)
+    if image is not None:
+        original.image(image, caption=name, width="stretch")
+    classes.image(mask_png.convert("RGB"), caption="Mask", width="stretch")
+    rows = logic.mask_legend(mask, render.mask_colours(mask_png, len(mask["labels"])))
+    overlay, side = st.columns([3, 1])
+    with side:
+        opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="segment_opacity")
+        legend(rows)
+        st.dataframe(
+            [{**r, "share": round(r["share"], 4)} for r in rows], hide_index=True, width="stretch"
+        )
+        st.caption(widgets.timing_caption(answer))
+    if image is not None:
+        blended = render.overlay_mask(image, mask_png, opacity)
+        overlay.image(blended, caption=f"Overlay at {opacity:.0%}", width="stretch")
+    stem = name.rsplit(".", 1)[0]
+    left, right = st.columns(2)
+    left.download_button(
+        "Download mask PNG",
+        render.png_bytes(mask_png),
+        f"{stem}-mask.png",
+        "image/png",
+        on_click="ignore",
+    )
+    right.download_button(
+        "Download JSON",
+        json.dumps(answer.body, indent=2),
+        f"{stem}.json",
+        "application/json",
+        on_click="ignore",
+    )
+    with st.expander("Raw JSON"):
+        st.json(answer.body, expanded=2)
+
+
+main()

@@ -1,0 +1,124 @@
+"""Screenshots of every page for the README: `python -m tests.ui.screenshots [folder]`.
+
+Runs the bundled models, plus the test suite's tiny colour classifier (no classifier ships, and
+the Classification page needs one), then drives each page in headless Chromium.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+from playwright.sync_api import Page, sync_playwright
+
+from tests import onnx_models
+from tests.helpers import write_model
+from tests.ui.browser import CHROMIUM_ARGS, choose, find_chromium, wait_idle
+from tests.ui.servers import api_server, ui_server
+
+BUNDLED = Path(__file__).parents[2] / "src" / "fovea" / "bundled_models"
+PHOTOS = Path(__file__).parents[1] / "fixtures" / "photos"
+WIDTH, HEIGHT = 1400, 900
+CONTENT_HEIGHT = """() => {
+    const block = document.querySelector('[data-testid="stMainBlockContainer"]');
+    return Math.ceil(block.getBoundingClientRect().top + block.scrollHeight);
+}"""
+CLASSIFIER = """
+task = "classify"
+decoder = "softmax"
+labels = ["red", "green", "blue"]
+[input]
+size = [32, 32]
+resize = "stretch"
+"""
+
+
+def repository(root: Path) -> Path:
+    models = root / "models"
+    models.mkdir()
+    for folder in sorted(BUNDLED.iterdir()):
+        if (folder / "model.toml").exists():
+            (models / folder.name).symlink_to(folder)
+    onnx = onnx_models.colour_classifier(root / "colour.onnx")
+    write_model(models, "colour-classifier", CLASSIFIER, {"1": onnx})
+    return models
+
+
+def open_page(page: Page, url: str, title: str) -> None:
+    page.goto(url)
+    page.get_by_role("heading", name=title).wait_for()
+    wait_idle(page)
+
+
+def shoot(page: Page, path: Path) -> None:
+    """The whole page: Streamlit scrolls inside its main block, so grow the window to fit."""
+    wait_idle(page)
+    height = 0
+    while height != (height := min(page.evaluate(CONTENT_HEIGHT), 4000)):
+        page.set_viewport_size({"width": WIDTH, "height": height})
+        page.wait_for_timeout(1000)  # let images, tables and charts paint at the new size
+    png = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
+    # 256 colours: a third of the bytes in the repository, no visible loss on these pages.
+    png.quantize(256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+    print(path)
+
+
+def take_all(page: Page, ui: str, out: Path) -> None:
+    open_page(page, ui, "Predict")
+    choose(page, "or try a sample photo", "chelsea.jpg")
+    page.get_by_test_id("stDataFrame").locator("[role=gridcell]").first.wait_for(state="attached")
+    shoot(page, out / "predict.png")
+
+    open_page(page, ui, "Predict")
+    photos = [PHOTOS / n for n in ("astronaut.jpg", "coffee.jpg", "motorcycle.jpg")]
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(photos)
+    page.get_by_text("One image in detail").wait_for()
+    shoot(page, out / "predict-batch.png")
+
+    open_page(page, f"{ui}/compare", "Compare")
+    choose(page, "Models", "face-detection")
+    choose(page, "or try a sample photo", "astronaut.jpg")
+    page.get_by_role("heading", name="face-detection").wait_for()
+    shoot(page, out / "compare.png")
+
+    open_page(page, f"{ui}/segmentation", "Segmentation")
+    choose(page, "or try a sample photo", "astronaut.jpg")
+    page.get_by_text("Overlay at 50%").wait_for()
+    shoot(page, out / "segmentation.png")
+
+    open_page(page, f"{ui}/classification", "Classification")
+    choose(page, "or try a sample photo", "coffee.jpg")
+    page.get_by_test_id("stVegaLiteChart").wait_for()
+    shoot(page, out / "classification.png")
+
+    open_page(page, f"{ui}/models", "Models")
+    shoot(page, out / "models.png")
+    open_page(page, f"{ui}/server", "Server")
+    shoot(page, out / "server.png")
+
+
+def main(out: Path) -> None:
+    chromium = find_chromium()
+    if chromium is None:
+        sys.exit("chromium is missing: `make chromium` installs it")
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        with (
+            api_server(repository(root), root) as api,
+            ui_server(api, root) as ui,
+            sync_playwright() as playwright,
+        ):
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
+            page.set_default_timeout(30_000)
+            take_all(page, ui, out)
+            browser.close()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/screenshots"))
