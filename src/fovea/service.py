@@ -23,6 +23,7 @@ from fovea.model import Outputs, Prediction, PredictParams, Prepared, ServedMode
 from fovea.repository import Repository
 from fovea.results import Result
 from fovea.runtime.batcher import Batcher
+from fovea.runtime.onnx import CPU
 from fovea.vision.io import Limits
 
 T = TypeVar("T")
@@ -121,12 +122,19 @@ class PredictService:
     ) -> tuple[Prepared, Prediction]:
         """One image through prepare (thread), infer (batcher) and finish (thread)."""
         queued_at = time.perf_counter()
-        prepared, waited = await self._in_worker(
-            lambda: model.prepare(data, self.limits, keep_full_image=keep_full_image)
-        )
-        outputs, timing = await self.batchers[(model.name, model.version)].submit(prepared.tensor)
+        batcher = self.batchers[(model.name, model.version)]
+        # Decoding runs ahead of inference; the batcher's slots bound how far, so prepared
+        # tensors (MBs each) never pile up in memory behind a busy model.
+        async with batcher.slots:
+            slot_wait = (time.perf_counter() - queued_at) * 1000
+            prepared, waited = await self._in_worker(
+                lambda: model.prepare(data, self.limits, keep_full_image=keep_full_image)
+            )
+            outputs, timing = await batcher.submit(prepared.tensor)
         prediction, _ = await self._in_worker(lambda: model.complete(prepared, outputs, params))
-        prediction.timing_ms.update(queue=round(waited + timing.queue_ms, 3), infer=timing.infer_ms)
+        prediction.timing_ms.update(
+            queue=round(slot_wait + waited + timing.queue_ms, 3), infer=timing.infer_ms
+        )
         prediction.timing_ms["total"] = round((time.perf_counter() - queued_at) * 1000, 3)
         if self.observer is not None:
             self.observer.observe_prediction(model.name, prediction.timing_ms, ok=True)
@@ -160,8 +168,9 @@ class PredictService:
 
     def _batcher_for(self, model: ServedModel) -> Batcher[Tensor, Outputs]:
         batching = model.spec.batching
+        size = batching.max_batch_size or (1 if model.onnx.providers == [CPU] else 8)
         # A graph fixed at batch 1 is never stacked; the lanes still run images side by side.
-        size = batching.max_batch_size if model.onnx.fixed_batch is None else 1
+        size = size if model.onnx.fixed_batch is None else 1
         return Batcher(
             model.infer,
             max_batch_size=size,

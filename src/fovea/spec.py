@@ -66,7 +66,9 @@ class PostprocessSpec(_Strict):
 class BatchingSpec(_Strict):
     """Dynamic batching and backpressure for one model."""
 
-    max_batch_size: Annotated[int, Field(ge=1, le=1024)] = 8
+    # None: 1 on CPU, where batching adds latency and activation memory but no throughput
+    # (a conv net already keeps the core busy), and 8 with an accelerator.
+    max_batch_size: Annotated[int, Field(ge=1, le=1024)] | None = None
     max_queue_delay_ms: Annotated[float, Field(ge=0.0, le=1000.0)] = 2.0
     max_queue: Annotated[int, Field(ge=1)] = 64  # images admitted at once; more get 503
 

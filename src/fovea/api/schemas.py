@@ -275,7 +275,7 @@ def detections_of(
 
 
 def mask_of(mask: Mask, labels: tuple[str, ...]) -> MaskOut:
-    image = Image.fromarray(mask.class_map_hw, mode="P")
+    image = Image.fromarray(mask.class_map_hw)  # "L"; putpalette makes it "P"
     image.putpalette(palette(max(mask.num_classes, len(labels))).ravel().tolist())
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=False)

@@ -58,6 +58,10 @@ async def run_load(
                 if start <= done <= stop:
                     latencies.append((done - sent) * 1000)
                     errors += response.status_code != 200
+                # Shed with 503: wait as told, as a well-behaved client does, not retry at once.
+                retry_after = response.headers.get("retry-after", "")
+                if response.status_code == 503 and retry_after.isdigit():
+                    await anyio.sleep(int(retry_after))
 
         cpu_before = time.process_time()
         async with anyio.create_task_group() as group:

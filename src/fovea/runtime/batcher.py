@@ -53,6 +53,9 @@ class Batcher(Generic[In, Out]):
         self.lanes = lanes
         self.in_flight = 0  # batches running now
         self.limiter = anyio.CapacityLimiter(lanes)
+        # Images allowed between decode and the end of inference: every lane busy, plus as much
+        # again waiting, is enough to keep the model fed.
+        self.slots = anyio.Semaphore(2 * lanes * max_batch_size)
         send, receive = anyio.create_memory_object_stream[_Pending[In, Out]](float("inf"))
         self._send: MemoryObjectSendStream[_Pending[In, Out]] = send
         self._receive: MemoryObjectReceiveStream[_Pending[In, Out]] = receive

@@ -13,6 +13,7 @@ import onnxruntime as ort
 
 from fovea.errors import ModelConfigError
 
+CPU = "CPUExecutionProvider"
 # Fastest first; CPU is always available and always last.
 PREFERRED_PROVIDERS = (
     "TensorrtExecutionProvider",

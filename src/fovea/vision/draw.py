@@ -78,7 +78,7 @@ def overlay_mask(image: Image.Image, mask: Mask, opacity: float = 0.5) -> Image.
     colours = palette(mask.num_classes).astype(np.float32)[mask.class_map_hw]
     alpha = np.where(mask.class_map_hw[..., None] > 0, np.float32(opacity), np.float32(0.0))
     blended = base * (1 - alpha) + colours * alpha
-    return Image.fromarray(blended.astype(np.uint8), mode="RGB")
+    return Image.fromarray(blended.astype(np.uint8))
 
 
 def draw_caption(image: Image.Image, classes: Classes, labels: Sequence[str]) -> Image.Image:

@@ -116,4 +116,4 @@ def _high_depth_to_rgb(image: Image.Image) -> Image.Image:
     else:
         # 16-bit samples: keep the top 8 bits, as every 16-to-8 bit viewer does.
         pixels8 = (np.clip(pixels.astype(np.int64), 0, 65535) >> 8).astype(np.uint8)
-    return Image.fromarray(pixels8, mode="L").convert("RGB")
+    return Image.fromarray(pixels8).convert("RGB")

@@ -79,7 +79,7 @@ class Geometry:
         if pad:
             map_hw = np.pad(map_hw, pad)
         box = (left + pad, top + pad, right + pad, bottom + pad)
-        source = Image.fromarray(np.ascontiguousarray(map_hw, np.float32), mode="F")
+        source = Image.fromarray(np.ascontiguousarray(map_hw, np.float32))
         return np.asarray(source.resize((w, h), resample, box=box), np.float32)
 
 
