@@ -120,7 +120,7 @@ person = "human"
         {},
     )
     slow = onnx_models.slow_planted_model(
-        scratch / "slow.onnx", {"output0": yolov8_output()}, (640, 640)
+        scratch / "slow.onnx", {"output0": yolov8_output()}, (640, 640), layers=16
     )
     overload = DETECT_TOML.format(decoder="yolov8") + "\n[batching]\nmax_queue = 2\n"
     write_model(root, "overload-test", overload, {"1": slow})

@@ -42,8 +42,9 @@ class Server:
 SERVERS = (
     Server(
         "fovea",
-        "`fovea serve`: decode and postprocess on worker threads (one per core), inference "
-        "through the model's batcher; glibc malloc tuned at start",
+        "`fovea serve`: each image's decode, inference and postprocess on one of a bounded set "
+        "of worker threads (one per core; batching is off on CPU), admission control; glibc "
+        "malloc tuned at start",
         stop_grace_s=2,  # after the 30 s that `started_server` already waits
     ),
     Server(

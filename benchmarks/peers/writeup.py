@@ -157,7 +157,6 @@ def _notes(report: Report) -> list[str]:
     return [
         "Notes on the method:",
         "",
-        *_window_note(report),
         "- Fovea tunes glibc malloc when it starts (fixed mmap and trim thresholds: see "
         "`fovea.runtime.memory`); that is part of Fovea. The peers run with their frameworks' "
         "defaults, except that per-request access logs are off everywhere (Fovea runs with "
@@ -172,23 +171,6 @@ def _notes(report: Report) -> list[str]:
         "read the ratios, measured in one run, rather than the absolute figures.",
         "- Every number of every round: "
         "[`benchmarks/peers/results.json`](../benchmarks/peers/results.json).",
-    ]
-
-
-def _window_note(report: Report) -> list[str]:
-    """`run_load` counts a request only if it starts and ends inside the window: each client
-    loses about one request per run, so img/s reads about clients / duration low."""
-    duration = report.settings["duration_s"]
-    long = sorted({m["concurrency"] for m in report.medians if (m["p50_ms"] or 0) > 100 * duration})
-    if not long:
-        return []
-    worst = max(long)
-    return [
-        f"- At {_list(long)} clients the median latency is over a tenth of the {duration:g} s "
-        "window. `run_load` counts only requests that start and end inside it, so each client "
-        "loses about one request per run: img/s reads about clients / duration low for every "
-        f"server alike ({worst / duration:.1f} img/s at {worst} clients), which widens the "
-        "ratios there in favour of the faster server.",
     ]
 
 

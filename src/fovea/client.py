@@ -103,6 +103,13 @@ class Client:
     def models(self) -> list[dict[str, Any]]:
         return list(read_json(self.http.get("/v1/models"))["models"])
 
+    def metrics(self) -> str:
+        """The Prometheus exposition text of GET /metrics."""
+        response = self.http.get("/metrics")
+        if response.status_code >= 400:
+            raise APIError(response.status_code, _problem(response))
+        return response.text
+
     def model(self, name: str) -> dict[str, Any]:
         return dict(read_json(self.http.get(f"/v1/models/{name}")))
 

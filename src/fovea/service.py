@@ -123,6 +123,8 @@ class PredictService:
         """One image through prepare (thread), infer (batcher) and finish (thread)."""
         queued_at = time.perf_counter()
         batcher = self.batchers[(model.name, model.version)]
+        if batcher.max_batch_size == 1:
+            return await self._run_whole(model, data, params, keep_full_image, queued_at)
         # Decoding runs ahead of inference; the batcher's slots bound how far, so prepared
         # tensors (MBs each) never pile up in memory behind a busy model.
         async with batcher.slots:
@@ -138,6 +140,32 @@ class PredictService:
         prediction.timing_ms["total"] = round((time.perf_counter() - queued_at) * 1000, 3)
         if self.observer is not None:
             self.observer.observe_prediction(model.name, prediction.timing_ms, ok=True)
+        return prepared, prediction
+
+    async def _run_whole(
+        self,
+        model: ServedModel,
+        data: bytes,
+        params: PredictParams,
+        keep_full_image: bool,
+        queued_at: float,
+    ) -> tuple[Prepared, Prediction]:
+        """Unbatched: the whole pipeline in one worker thread. With nothing to stack, handing an
+        image from decode threads to inference lanes and back only costs event-loop turns."""
+
+        def whole() -> tuple[Prepared, Prediction]:
+            prepared = model.prepare(data, self.limits, keep_full_image=keep_full_image)
+            started = time.perf_counter()
+            outputs = model.infer([prepared.tensor])[0]
+            prepared.timing_ms["infer"] = round((time.perf_counter() - started) * 1000, 3)
+            return prepared, model.complete(prepared, outputs, params)
+
+        (prepared, prediction), waited = await self._in_worker(whole)
+        prediction.timing_ms["queue"] = round(waited, 3)
+        prediction.timing_ms["total"] = round((time.perf_counter() - queued_at) * 1000, 3)
+        if self.observer is not None:
+            self.observer.observe_prediction(model.name, prediction.timing_ms, ok=True)
+            self.observer.observe_batch(model.name, 1)
         return prepared, prediction
 
     async def render(
@@ -159,7 +187,7 @@ class PredictService:
         return await fetch(self.http, item.url, self.fetch_policy)
 
     def check_capacity(self, model: ServedModel) -> None:
-        """Refuse before reading a body when the model cannot take even one more image."""
+        """Refuse before reading a body when the model has no room left."""
         with self.admit(model, 1):
             pass
 
@@ -192,7 +220,8 @@ class PredictService:
 
 
 class _Admission:
-    """Counts a request's images against the model's queue limit while it runs."""
+    """Counts a request's images against the model's queue limit while it runs; memory stays
+    bounded however far a batch overshoots, by the batcher's slots."""
 
     def __init__(self, service: PredictService, model: ServedModel, count: int) -> None:
         self.service, self.name, self.count = service, model.name, count
@@ -200,7 +229,9 @@ class _Admission:
 
     def __enter__(self) -> None:
         current = self.service.admitted.get(self.name, 0)
-        if current + self.count > self.limit:
+        # Admit while the model has room, whatever the request's size: a batch of images may
+        # overshoot the limit once, but is never refused after its upload was read for nothing.
+        if current >= self.limit:
             raise Overloaded(
                 f"model {self.name!r} has {current} images in progress; its limit is {self.limit}"
             )

@@ -70,7 +70,7 @@ class BatchingSpec(_Strict):
     # (a conv net already keeps the core busy), and 8 with an accelerator.
     max_batch_size: Annotated[int, Field(ge=1, le=1024)] | None = None
     max_queue_delay_ms: Annotated[float, Field(ge=0.0, le=1000.0)] = 2.0
-    max_queue: Annotated[int, Field(ge=1)] = 64  # images admitted at once; more get 503
+    max_queue: Annotated[int, Field(ge=1)] = 64  # images in progress; past it requests get 503
 
 
 class RuntimeSpec(_Strict):

@@ -203,12 +203,15 @@ def test_server_page_shows_health(open_page: Callable[[str], AppTest], synthetic
     assert "Not ready" in app.warning[-1].value  # the repository holds two broken models
     statuses = httpx.get(f"{synthetic_api}/health/ready").json()["models"]
     tally = Counter(statuses.values())
-    assert {m.label: m.value for m in app.metric} == {
+    shown = {m.label: m.value for m in app.metric}
+    assert {k: shown[k] for k in ("Ready", "Loading", "Failed", "Disabled")} == {
         "Ready": str(tally["ready"]),
         "Loading": "0",
         "Failed": "2",
         "Disabled": "0",
     }
+    # Traffic from /metrics: latency percentiles of predict, "-" before any request.
+    assert {"predict p50", "predict p95", "predict p99"} <= set(shown)
     assert {r["model"]: r["status"] for r in rows(app)} == statuses
 
 
