@@ -59,10 +59,6 @@ class OnnxModel:
         session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Spinning intra-op threads burn the cores that image decoding needs (PERF_NOTES.md).
         session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # ORT's arena keeps the activations of the most runs ever made at once, out of reach of
-        # malloc_trim; without it they go to the (tuned) heap, handed back when idle. Measured:
-        # the same throughput with two concurrent runs of coco (36.8 img/s either way).
-        session_options.enable_cpu_mem_arena = False
         session_options.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(
