@@ -128,11 +128,17 @@ class ServedModel:
 
     def predict(self, data: bytes, limits: Limits, params: PredictParams) -> Prediction:
         """The whole pipeline for one image, in the calling thread."""
-        prepared = self.prepare(data, limits)
+        return self.run(data, limits, params)[1]
+
+    def run(
+        self, data: bytes, limits: Limits, params: PredictParams, *, keep_full_image: bool = False
+    ) -> tuple[Prepared, Prediction]:
+        """`predict`, also giving back the prepared image (render draws on it)."""
+        prepared = self.prepare(data, limits, keep_full_image=keep_full_image)
         start = time.perf_counter()
         outputs = self.infer([prepared.tensor])[0]
         prepared.timing_ms["infer"] = _ms(start)
-        return self.complete(prepared, outputs, params)
+        return prepared, self.complete(prepared, outputs, params)
 
     def complete(self, prepared: Prepared, outputs: Outputs, params: PredictParams) -> Prediction:
         start = time.perf_counter()

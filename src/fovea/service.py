@@ -154,11 +154,7 @@ class PredictService:
         image from decode threads to inference lanes and back only costs event-loop turns."""
 
         def whole() -> tuple[Prepared, Prediction]:
-            prepared = model.prepare(data, self.limits, keep_full_image=keep_full_image)
-            started = time.perf_counter()
-            outputs = model.infer([prepared.tensor])[0]
-            prepared.timing_ms["infer"] = round((time.perf_counter() - started) * 1000, 3)
-            return prepared, model.complete(prepared, outputs, params)
+            return model.run(data, self.limits, params, keep_full_image=keep_full_image)
 
         (prepared, prediction), waited = await self._in_worker(whole)
         prediction.timing_ms["queue"] = round(waited, 3)

@@ -123,3 +123,16 @@ def timing_caption(answer: api.Answer) -> str:
         f"Server {logic.timing_total(timing):.1f} ms ({stages}); "
         f"round trip {answer.round_trip_ms:.1f} ms"
     )
+
+
+def pick_model_and_image(task: str, key: str) -> tuple[str, Json, str, bytes] | None:
+    """A model of `task` and one image for it, or None after saying what is missing."""
+    picked = pick_model(task, key=f"{key}_model")
+    if picked is None:
+        return None
+    images = pick_images(key, multiple=False)
+    if not images:
+        st.info("Upload an image, or pick a sample photo.")
+        return None
+    (name, data), (model, info) = images[0], picked
+    return model, info, name, data

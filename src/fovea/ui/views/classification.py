@@ -27,15 +27,10 @@ def chart(rows: list[logic.Json]) -> alt.Chart:
 def main() -> None:
     st.title("Classification")
     st.caption("The most likely classes of one image.")
-    picked = widgets.pick_model("classify", key="classify_model")
-    if picked is None:
+    chosen = widgets.pick_model_and_image("classify", key="classify")
+    if chosen is None:
         return
-    model, info = picked
-    images = widgets.pick_images("classify", multiple=False)
-    if not images:
-        st.info("Upload an image, or pick a sample photo.")
-        return
-    name, data = images[0]
+    model, info, name, data = chosen
     most = max(1, min(MOST, len(info.get("labels") or []) or MOST))
     answer = api.predict(model, name, data, top_k=most)
     if isinstance(answer, api.Failure):

@@ -24,15 +24,10 @@ def legend(rows: list[logic.Json]) -> None:
 def main() -> None:
     st.title("Segmentation")
     st.caption("Which pixels belong to which class.")
-    picked = widgets.pick_model("segment", key="segment_model")
-    if picked is None:
+    chosen = widgets.pick_model_and_image("segment", key="segment")
+    if chosen is None:
         return
-    model, _ = picked
-    images = widgets.pick_images("segment", multiple=False)
-    if not images:
-        st.info("Upload an image, or pick a sample photo.")
-        return
-    name, data = images[0]
+    model, _, name, data = chosen
     answer = api.predict(model, name, data)
     if isinstance(answer, api.Failure):
         st.error(answer.message)
