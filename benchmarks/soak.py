@@ -14,7 +14,7 @@ import anyio
 import httpx
 
 from fovea.bench.server import rss_mb, started_server
-from fovea.repository import BUNDLED
+from fovea.models import BUNDLED
 
 PHOTO = Path(__file__).parent / "photo-1280x960.jpg"
 

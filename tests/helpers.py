@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from fovea.results import Detections
+from fovea.core import Detections
 from tests import onnx_models
 
 # Planted in a 640x640 letterboxed input, cx, cy, w, h. On a 1000x600 image (scale 0.64,
@@ -137,6 +137,13 @@ resize = "stretch"
 """,
         {"1": onnx_models.colour_classifier(scratch / "cls.onnx")},
     )
+    batched = "\n[batching]\nmax_batch_size = 4\nmax_queue_delay_ms = 30\n"
+    write_model(
+        root,
+        "colour-batched",
+        (root / "colour-test" / "model.toml").read_text() + batched,
+        {"1": onnx_models.colour_classifier(scratch / "cls.onnx")},
+    )
     write_model(
         root,
         "red-test",
@@ -160,6 +167,12 @@ labels = ["red", "green", "blue"]
 size = [64, 64]
 resize = "stretch"
 """,
+        {"1": onnx_models.channel_segmenter(scratch / "argmax.onnx")},
+    )
+    write_model(
+        root,
+        "channel-batched",
+        (root / "channel-test" / "model.toml").read_text() + batched,
         {"1": onnx_models.channel_segmenter(scratch / "argmax.onnx")},
     )
     write_model(root, "broken-toml", 'task = "detect"\ndecoder = "yolov9"\n', {"1": v8})

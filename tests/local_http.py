@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -15,7 +15,7 @@ IMAGE = image_bytes((1000, 600))
 
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        routes = {
+        routes: dict[str, Callable[[], None]] = {
             "/image.jpg": lambda: self._send(200, IMAGE, "image/jpeg"),
             "/big": lambda: self._send(200, b"\xff" * 3_000_000, "image/jpeg"),
             "/missing": lambda: self._send(404, b"not here", "text/plain"),
@@ -23,7 +23,7 @@ class _Handler(BaseHTTPRequestHandler):
             "/to-image": lambda: self._redirect("/image.jpg"),
             # 127.0.0.2 is loopback too, but only 127.0.0.1 is allow-listed in the tests.
             "/to-other-loopback": lambda: self._redirect(
-                f"http://127.0.0.2:{self.server.server_port}/image.jpg"
+                f"http://127.0.0.2:{self.connection.getsockname()[1]}/image.jpg"
             ),
             "/loop": lambda: self._redirect("/loop"),
         }

@@ -36,7 +36,7 @@ def test_models_list(model_repo: Path) -> None:
     result = runner.invoke(app, ["models", "list", "--repository", str(model_repo)])
     assert result.exit_code == 0
     lines = {line.split()[0]: line.split()[1] for line in result.output.splitlines()}
-    assert lines["yolov8-test"] == "loading" or lines["yolov8-test"] == "ready"
+    assert lines["yolov8-test"] == "ready"  # loaded here, so its true status
     assert lines["broken-toml"] == "failed"
 
 
@@ -73,3 +73,16 @@ def test_predict_unknown_model_exits_non_zero(model_repo: Path, tmp_path: Path) 
     result = runner.invoke(app, ["predict", str(photo), "-m", "nope", "-r", str(model_repo)])
     assert result.exit_code == 1
     assert "no model named 'nope'" in result.output
+
+
+def test_predict_checks_parameters_with_the_apis_bounds(model_repo: Path, tmp_path: Path) -> None:
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(image_bytes((100, 60)))
+    args = ["predict", str(photo), "-m", "yolov8-test", "-r", str(model_repo)]
+    result = runner.invoke(app, [*args, "--score-threshold", "1.5"])
+    assert result.exit_code == 2
+    assert "score_threshold" in result.output
+    assert "less than or equal to 1" in result.output
+    kept = runner.invoke(app, [*args, "--classes", "person", "--score-threshold", "0.5"])
+    assert kept.exit_code == 0, kept.output
+    assert [d["label"] for d in json.loads(kept.output)["outputs"][0]["detections"]] == ["person"]

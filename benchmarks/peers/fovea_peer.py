@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from fovea.api.schemas import PredictResponse, output_of
 from fovea.config import Settings
-from fovea.model import Prediction, PredictParams, Prepared, ServedModel
-from fovea.repository import BUNDLED, Repository
-from fovea.vision.io import Limits
+from fovea.core import Params
+from fovea.models import BUNDLED, Prediction, Repository, ServedModel
+from fovea.vision import Limits, load_image
+from fovea.wire import PredictResponse, output_of
 
 MODEL = "coco"
 ROUTE = f"/v1/models/{MODEL}/predict"
@@ -29,15 +29,18 @@ def load_model() -> ServedModel:
 
 def predict(served: ServedModel, data: bytes, name: str = "image") -> dict[str, Any]:
     """Decode, preprocess, infer and postprocess one image; Fovea's response body as a dict."""
-    return answer(served, name, served.predict(data, Limits(), PredictParams()))
+    return answer(served, name, served.predict(data))
 
 
 def predict_batch(served: ServedModel, images: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
     """The same for several images, with one `infer` call for all of them (batching peers)."""
-    prepared: list[Prepared] = [served.prepare(data, Limits()) for _, data in images]
+    context = served.context(Params())
+    prepared = [
+        served.prepare(load_image(data, Limits(), draft_wh=served.input_wh)) for _, data in images
+    ]
     outputs = served.infer([p.tensor for p in prepared])
     return [
-        answer(served, name, served.complete(p, out, PredictParams()))
+        answer(served, name, served.complete(p, out, context))
         for (name, _), p, out in zip(images, prepared, outputs, strict=True)
     ]
 
@@ -47,7 +50,7 @@ def answer(served: ServedModel, name: str, prediction: Prediction) -> dict[str, 
         model=served.name,
         version=served.version,
         task=served.spec.task,
-        outputs=[output_of(name, prediction, served)],
+        outputs=[output_of(name, prediction.result, prediction.size_wh, prediction.timing_ms)],
     )
     return body.model_dump(mode="json", exclude_none=True)
 

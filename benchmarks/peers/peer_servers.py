@@ -16,7 +16,7 @@ import httpx
 from proctree import stop_tree
 
 from fovea.bench.server import free_port, started_server
-from fovea.repository import BUNDLED
+from fovea.models import BUNDLED
 
 HERE = Path(__file__).resolve().parent
 VENV = HERE / ".venv"

@@ -1,6 +1,11 @@
-"""Fovea: serve image models (detection, classification, segmentation) from an ONNX repository."""
+"""Fovea: serve image models (detection, classification, segmentation) from an ONNX repository.
+
+The names a user needs: results (Detections, Classes, Mask, Heatmap) and their Geometry, the
+request Params, a model repository and its served models, the clients, and the error classes.
+"""
 
 from fovea.client import APIError, AsyncClient, Client
+from fovea.core import Classes, Detections, Geometry, Heatmap, Mask, Params
 from fovea.errors import (
     FoveaError,
     ImageDecodeError,
@@ -14,11 +19,20 @@ from fovea.errors import (
     URLFetchFailed,
     URLRefused,
 )
-from fovea.results import Classes, Detections, Mask
-from fovea.spec import ModelSpec
-from fovea.vision.prep import Geometry
 
 __version__ = "0.1.0"
+_SERVER_SIDE = {"ModelSpec", "Repository", "ServedModel"}  # from fovea.models, on first use
+
+
+def __getattr__(name: str) -> object:
+    # The model runtime loads only when asked for, so `import fovea` in a client or the UI
+    # stays light and imports nothing server-side.
+    if name in _SERVER_SIDE:
+        import fovea.models
+
+        return getattr(fovea.models, name)
+    raise AttributeError(f"module 'fovea' has no attribute {name!r}")
+
 
 __all__ = [
     "APIError",
@@ -28,6 +42,7 @@ __all__ = [
     "Detections",
     "FoveaError",
     "Geometry",
+    "Heatmap",
     "ImageDecodeError",
     "InputError",
     "InvalidParameter",
@@ -36,7 +51,10 @@ __all__ = [
     "ModelSpec",
     "ModelUnavailable",
     "Overloaded",
+    "Params",
     "PayloadTooLarge",
+    "Repository",
+    "ServedModel",
     "TooManyPixels",
     "URLFetchFailed",
     "URLRefused",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import typer
 
 from fovea.client import APIError, Client
 from fovea.runtime.memory import tune_malloc
+from fovea.wire import PredictResponse
 
 app = typer.Typer(help="Serve image models from an ONNX model repository.", no_args_is_help=True)
 models_app = typer.Typer(help="List or check models.", no_args_is_help=True)
@@ -96,19 +96,41 @@ def predict(
     server: ServerOpt = None,
     repository: RepositoryOpt = None,
     out: Annotated[Optional[Path], typer.Option(help="Write the JSON here.")] = None,  # noqa: UP045
-    score_threshold: Annotated[Optional[float], typer.Option(min=0, max=1)] = None,  # noqa: UP045
+    # Bounds are checked once, by fovea.core.Params, as the API checks them.
+    score_threshold: Annotated[Optional[float], typer.Option()] = None,  # noqa: UP045
+    iou_threshold: Annotated[Optional[float], typer.Option()] = None,  # noqa: UP045
+    max_detections: Annotated[Optional[int], typer.Option()] = None,  # noqa: UP045
+    top_k: Annotated[Optional[int], typer.Option()] = None,  # noqa: UP045
+    classes: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Comma-separated labels to keep."),
+    ] = None,
 ) -> None:
     """Run a model on images, in this process or against a server; print the API's JSON."""
+    from pydantic import ValidationError
+
+    from fovea.core import Params
+
     try:
+        params = Params(
+            score_threshold=score_threshold,
+            iou_threshold=iou_threshold,
+            max_detections=max_detections,
+            top_k=top_k,
+            classes=classes,  # the validator splits the comma-separated string
+        )
         if server:
             with Client(server) as client:
-                result = client.predict(model, images, score_threshold=score_threshold)
+                response = client.predict(model, images, params)
         else:
-            result = _predict_here(images, model, repository, score_threshold)
+            response = _predict_here(images, model, repository, params)
+    except ValidationError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     except APIError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    text = json.dumps(result, indent=2)
+    text = response.model_dump_json(indent=2, exclude_none=True)
     if out:
         out.write_text(text + "\n")
     else:
@@ -116,56 +138,40 @@ def predict(
 
 
 def _predict_here(
-    images: list[Path], model: str, repository: Path | None, score_threshold: float | None
-) -> dict[str, Any]:
-    from fovea.api.errors import problem_body
-    from fovea.api.schemas import PredictResponse, Problem, output_of
-    from fovea.config import Settings
-    from fovea.errors import FoveaError
-    from fovea.model import PredictParams
-    from fovea.repository import Repository
+    images: list[Path], model: str, repository: Path | None, params: Any
+) -> PredictResponse:
+    """The server's own path, in this process: the same admission, pipeline and answer."""
+    import anyio
 
-    overrides: dict[str, Any] = {"model_repository": repository} if repository else {}
-    settings = Settings(**overrides)
-    repo = Repository(settings.repository_path, settings.runtime)
-    repo.scan()
-    repo.load_all(only=model)
+    from fovea.api.routes.predict import response_of
+    from fovea.errors import FoveaError
+    from fovea.serving import Encoded, ImageInput, Service
+
+    settings = _settings(repository)
+    repo = _loaded(settings, only=model)
     try:
         served = repo.get(model)
     except FoveaError as exc:
         raise APIError(exc.status, {"title": exc.title, "detail": exc.detail}) from exc
-    params = PredictParams(score_threshold=score_threshold)
-    outputs, errors = [], {}
-    for path in images:
-        try:
-            outputs.append(
-                output_of(
-                    path.name, served.predict(path.read_bytes(), settings.limits, params), served
-                )
-            )
-        except FoveaError as exc:
-            errors[path.name] = Problem(**problem_body(exc))
-    response = PredictResponse(
-        model=served.name,
-        version=served.version,
-        task=served.spec.task,
-        outputs=outputs,
-        errors=errors,
-    )
-    return response.model_dump(mode="json", exclude_none=True)
+    inputs = [ImageInput(path.name, Encoded(path.read_bytes())) for path in images]
+
+    async def run() -> PredictResponse:
+        service = Service(settings.limits, settings.fetch_policy, settings.workers)
+        async with service:
+            with service.admit(served, len(inputs)):
+                return response_of(served, await service.predict(served, inputs, params))
+
+    return anyio.run(run)
 
 
 @models_app.command("list")
 def list_models(server: ServerOpt = None, repository: RepositoryOpt = None) -> None:
-    """List the models of a server or a repository, with their status."""
+    """List the models of a server, or of a repository (loaded here), with their true status."""
     if server:
         with Client(server) as client:
-            rows = [
-                (m["name"], m["status"], m.get("task") or "-", m.get("error") or "")
-                for m in client.models()
-            ]
+            rows = [(m.name, m.status, m.task or "-", m.error or "") for m in client.models()]
     else:
-        repo = _scanned(repository)
+        repo = _loaded(_settings(repository))
         rows = [
             (e.name, e.status, e.spec.task if e.spec else "-", e.error or "")
             for e in repo.entries.values()
@@ -177,8 +183,7 @@ def list_models(server: ServerOpt = None, repository: RepositoryOpt = None) -> N
 @models_app.command("check")
 def check_models(path: Annotated[Path, typer.Argument(help="Repository folder.")]) -> None:
     """Load every model of a repository; exit 1 if any fails, saying why."""
-    repo = _scanned(path)
-    repo.load_all()
+    repo = _loaded(_settings(path))
     failed = [e for e in repo.entries.values() if e.status == "failed"]
     for entry in repo.entries.values():
         mark = "FAILED" if entry.status == "failed" else entry.status
@@ -209,7 +214,7 @@ def bench(
     """Load a server (started here, or --server) and compare each row with the in-process
     ceiling measured in the same run."""
     from fovea.bench import report, run
-    from fovea.repository import BUNDLED
+    from fovea.models import BUNDLED
 
     rows, ceilings = run.run(
         model=model,
@@ -226,15 +231,23 @@ def bench(
         typer.echo(f"wrote {path}")
 
 
-def _scanned(repository: Path | None) -> Any:
+def _settings(repository: Path | None) -> Any:
+    from fovea.config import Settings
+
+    return Settings(model_repository=repository) if repository else Settings()
+
+
+def _loaded(settings: Any, only: str | None = None) -> Any:
+    """The settings' repository, scanned, with every model (or `only`) loaded."""
     from fovea.errors import FoveaError
-    from fovea.repository import BUNDLED, Repository
+    from fovea.models import Repository
 
     logging.getLogger("fovea").setLevel(logging.CRITICAL)  # the command prints errors itself
-    repo = Repository(repository or BUNDLED)
+    repo = Repository(settings.repository_path, settings.runtime)
     try:
         repo.scan()
     except FoveaError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(2) from exc
+    repo.load_all(only=only)
     return repo

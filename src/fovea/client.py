@@ -1,17 +1,24 @@
 """Python client for Fovea's API. Building requests and reading answers are plain functions;
-`Client` and `AsyncClient` only do the I/O.
+`Client` and `AsyncClient` only do the I/O. Answers come back typed (`fovea.wire` schemas, and
+`Output.result()` gives Detections, Classes or a Mask), errors as `APIError`.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel
+
+from fovea.core import Params
+from fovea.wire import ModelInfo, ModelList, PredictResponse, Readiness
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 ImageSource = Path | bytes | str  # a path, raw bytes, or an http(s) URL
+M = TypeVar("M", bound=BaseModel)
 
 
 class APIError(Exception):
@@ -25,31 +32,66 @@ class APIError(Exception):
         super().__init__(f"{status} {self.title}: {self.detail}")
 
 
+def params_of(params: Params | None, overrides: dict[str, Any]) -> Params:
+    """`params` with keyword overrides (None ones ignored), validated with the server's bounds."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    base = params.model_dump(exclude_none=True) if params is not None else {}
+    return Params.model_validate({**base, **given})
+
+
 def predict_request(
-    model: str, images: Sequence[ImageSource], params: dict[str, Any], version: str | None = None
+    model: str,
+    images: Sequence[ImageSource],
+    params: Params,
+    version: str | None = None,
+    action: str = "predict",
 ) -> dict[str, Any]:
     """httpx request arguments: multipart for files and bytes, JSON when any image is a URL."""
-    params = {k: v for k, v in params.items() if v is not None}
-    url = f"/v1/models/{model}/predict"
-    query = {"version": version} if version else {}
+    url = f"/v1/models/{model}/{action}"
+    query: dict[str, Any] = {"version": version} if version else {}
     if any(isinstance(i, str) for i in images):
         inputs = [_json_input(i, n) for n, i in enumerate(images)]
-        return {
-            "method": "POST",
-            "url": url,
-            "params": query,
-            "json": {"inputs": inputs, "params": params},
-        }
+        body = {"inputs": inputs, "params": params.model_dump(mode="json", exclude_none=True)}
+        return {"method": "POST", "url": url, "params": query, "json": body}
+    values = params.model_dump(exclude_none=True)
+    if "classes" in values:
+        values["classes"] = ",".join(values["classes"])
     files = [("files", _file(i, n)) for n, i in enumerate(images)]
-    if "classes" in params:
-        params["classes"] = ",".join(params["classes"])
-    return {"method": "POST", "url": url, "params": {**query, **params}, "files": files}
+    return {"method": "POST", "url": url, "params": {**query, **values}, "files": files}
 
 
 def read_json(response: httpx.Response) -> Any:
     if response.status_code >= 400:
         raise APIError(response.status_code, _problem(response))
     return response.json()
+
+
+def read_as(response: httpx.Response, schema: type[M]) -> M:
+    """The answer validated as `schema`, or APIError for a problem."""
+    if response.status_code >= 400:
+        raise APIError(response.status_code, _problem(response))
+    return schema.model_validate_json(response.content)
+
+
+def read_bytes(response: httpx.Response) -> bytes:
+    if response.status_code >= 400:
+        raise APIError(response.status_code, _problem(response))
+    return response.content
+
+
+def read_health(response: httpx.Response) -> Readiness:
+    # 503 is an answer here (not ready, or draining), not an error.
+    if response.status_code in (200, 503):
+        return Readiness.model_validate_json(response.content)
+    raise APIError(response.status_code, _problem(response))
+
+
+def _render_request(
+    model: str, image: ImageSource, params: Params, version: str | None, image_format: str
+) -> dict[str, Any]:
+    request = predict_request(model, [image], params, version, action="render")
+    request["params"] = {**request["params"], "format": image_format}
+    return request
 
 
 def _problem(response: httpx.Response) -> dict[str, Any]:
@@ -72,10 +114,12 @@ def _file(image: ImageSource, index: int) -> tuple[str, bytes]:
 def _json_input(image: ImageSource, index: int) -> dict[str, str]:
     if isinstance(image, str):
         return {"id": str(index), "url": image}
-    import base64
-
     name, data = _file(image, index)
     return {"id": name, "image": base64.b64encode(data).decode("ascii")}
+
+
+def _headers(api_key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
 class Client:
@@ -84,8 +128,7 @@ class Client:
     def __init__(
         self, base_url: str = DEFAULT_URL, api_key: str | None = None, timeout: float = 60.0
     ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout)
+        self.http = httpx.Client(base_url=base_url, headers=_headers(api_key), timeout=timeout)
 
     def __enter__(self) -> Client:
         return self
@@ -96,48 +139,51 @@ class Client:
     def close(self) -> None:
         self.http.close()
 
-    def health(self) -> dict[str, Any]:
-        response = self.http.get("/health/ready")
-        return dict(response.json()) if response.status_code in (200, 503) else read_json(response)
+    def health(self) -> Readiness:
+        return read_health(self.http.get("/health/ready"))
 
-    def models(self) -> list[dict[str, Any]]:
-        return list(read_json(self.http.get("/v1/models"))["models"])
+    def models(self) -> list[ModelInfo]:
+        return read_as(self.http.get("/v1/models"), ModelList).models
+
+    def model(self, name: str) -> ModelInfo:
+        return read_as(self.http.get(f"/v1/models/{name}"), ModelInfo)
 
     def metrics(self) -> str:
         """The Prometheus exposition text of GET /metrics."""
-        response = self.http.get("/metrics")
-        if response.status_code >= 400:
-            raise APIError(response.status_code, _problem(response))
-        return response.text
-
-    def model(self, name: str) -> dict[str, Any]:
-        return dict(read_json(self.http.get(f"/v1/models/{name}")))
+        return read_bytes(self.http.get("/metrics")).decode()
 
     def predict(
-        self, model: str, images: Sequence[ImageSource], version: str | None = None, **params: Any
-    ) -> dict[str, Any]:
-        return dict(read_json(self.http.request(**predict_request(model, images, params, version))))
+        self,
+        model: str,
+        images: Sequence[ImageSource],
+        params: Params | None = None,
+        version: str | None = None,
+        **overrides: Any,
+    ) -> PredictResponse:
+        request = predict_request(model, images, params_of(params, overrides), version)
+        return read_as(self.http.request(**request), PredictResponse)
 
     def render(
-        self, model: str, image: ImageSource, image_format: str = "png", **params: Any
+        self,
+        model: str,
+        image: ImageSource,
+        image_format: str = "png",
+        params: Params | None = None,
+        version: str | None = None,
+        **overrides: Any,
     ) -> bytes:
-        request = predict_request(model, [image], params)
-        request["url"] = f"/v1/models/{model}/render"
-        request["params"] = {**request["params"], "format": image_format}
-        response = self.http.request(**request)
-        if response.status_code >= 400:
-            raise APIError(response.status_code, _problem(response))
-        return response.content
+        """The image with the model's answer drawn on it, PNG or JPEG bytes."""
+        request = _render_request(model, image, params_of(params, overrides), version, image_format)
+        return read_bytes(self.http.request(**request))
 
 
 class AsyncClient:
-    """Asynchronous twin of Client."""
+    """Asynchronous twin of Client, method for method."""
 
     def __init__(
         self, base_url: str = DEFAULT_URL, api_key: str | None = None, timeout: float = 60.0
     ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.http = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=timeout)
+        self.http = httpx.AsyncClient(base_url=base_url, headers=_headers(api_key), timeout=timeout)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -148,11 +194,37 @@ class AsyncClient:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    async def models(self) -> list[dict[str, Any]]:
-        return list(read_json(await self.http.get("/v1/models"))["models"])
+    async def health(self) -> Readiness:
+        return read_health(await self.http.get("/health/ready"))
+
+    async def models(self) -> list[ModelInfo]:
+        return read_as(await self.http.get("/v1/models"), ModelList).models
+
+    async def model(self, name: str) -> ModelInfo:
+        return read_as(await self.http.get(f"/v1/models/{name}"), ModelInfo)
+
+    async def metrics(self) -> str:
+        return read_bytes(await self.http.get("/metrics")).decode()
 
     async def predict(
-        self, model: str, images: Sequence[ImageSource], version: str | None = None, **params: Any
-    ) -> dict[str, Any]:
-        request = predict_request(model, images, params, version)
-        return dict(read_json(await self.http.request(**request)))
+        self,
+        model: str,
+        images: Sequence[ImageSource],
+        params: Params | None = None,
+        version: str | None = None,
+        **overrides: Any,
+    ) -> PredictResponse:
+        request = predict_request(model, images, params_of(params, overrides), version)
+        return read_as(await self.http.request(**request), PredictResponse)
+
+    async def render(
+        self,
+        model: str,
+        image: ImageSource,
+        image_format: str = "png",
+        params: Params | None = None,
+        version: str | None = None,
+        **overrides: Any,
+    ) -> bytes:
+        request = _render_request(model, image, params_of(params, overrides), version, image_format)
+        return read_bytes(await self.http.request(**request))

@@ -15,9 +15,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from fovea.fetch import FetchPolicy
 from fovea.runtime.onnx import RuntimeOptions
-from fovea.vision.io import Limits
+from fovea.serving import FetchPolicy
+from fovea.vision import Limits
 
 
 def _default_workers() -> int:
@@ -96,7 +96,7 @@ class Settings(BaseSettings):
 
     @property
     def repository_path(self) -> Path:
-        from fovea.repository import BUNDLED
+        from fovea.models import BUNDLED
 
         return self.model_repository or BUNDLED
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -82,11 +83,20 @@ def test_render_returns_the_annotated_image(
 
 
 def test_render_mask_and_caption(client: TestClient) -> None:
-    red = image_bytes((100, 60), (250, 10, 10))
-    for model in ("red-test", "colour-test"):
-        response = client.post(f"/v1/models/{model}/render", files={"file": ("r.jpg", red)})
-        assert response.status_code == 200
-        assert response.headers["content-type"] == "image/png"
+    red = image_bytes((100, 60), (250, 10, 10), fmt="PNG")
+    mask = client.post("/v1/models/red-test/render", files={"file": ("r.png", red)})
+    assert (mask.status_code, mask.headers["content-type"]) == (200, "image/png")
+    overlay = Image.open(io.BytesIO(mask.content)).convert("RGB")
+    # Every pixel is red, so every pixel is the foreground colour blended half over the photo.
+    expected = tuple(round((a + b) / 2) for a, b in zip((250, 10, 10), (230, 25, 75), strict=True))
+    for xy in [(5, 5), (50, 30), (95, 55)]:
+        assert overlay.getpixel(xy) == pytest.approx(expected, abs=1)
+    caption = client.post("/v1/models/colour-test/render", files={"file": ("r.png", red)})
+    captioned = Image.open(io.BytesIO(caption.content)).convert("RGB")
+    corner = np.asarray(captioned)[0:12, 0:40]
+    assert (corner == (0, 0, 0)).all(axis=-1).any()  # the caption's box
+    assert (corner == (255, 255, 255)).all(axis=-1).any()  # its text
+    assert captioned.getpixel((95, 55)) == (250, 10, 10)  # the rest is the photo
 
 
 def test_render_takes_one_image(client: TestClient) -> None:

@@ -96,7 +96,9 @@ def test_api_health_gates_the_ui(compose: dict[str, Any]) -> None:
     assert ui["depends_on"]["api"]["condition"] == "service_healthy"
     assert ui["environment"]["FOVEA_API_URL"] == "http://api:8000"
     # Docker's default 10 s would cut the drain short: SIGTERM lets requests finish first.
-    grace = int(_DEFAULTED.match(api["environment"]["FOVEA_SHUTDOWN_GRACE_S"])["default"])
+    defaulted = _DEFAULTED.match(api["environment"]["FOVEA_SHUTDOWN_GRACE_S"])
+    assert defaulted is not None
+    grace = int(defaulted["default"])
     assert int(api["stop_grace_period"].removesuffix("s")) > grace
 
 

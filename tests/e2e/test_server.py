@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from fovea.client import APIError, Client
+from fovea.core import Classes, Detections, Mask
 from tests.helpers import image_bytes
 from tests.servers import fovea_server
 
@@ -34,20 +35,28 @@ def test_planted_boxes_over_a_real_socket(server: str, model: str) -> None:
     }
     with Client(server) as client:
         body = client.predict(model, [image_bytes(size) for size in expected])
-    for output, (size, dog_box) in zip(body["outputs"], expected.items(), strict=True):
-        assert (output["width"], output["height"]) == size
-        dog = next(d for d in output["detections"] if d["label"] == "dog")
-        np.testing.assert_allclose(dog["box"], dog_box, atol=1.0)
+    for output, (size, dog_box) in zip(body.outputs, expected.items(), strict=True):
+        assert (output.width, output.height) == size
+        dets = output.result()  # typed: Detections with class names
+        assert isinstance(dets, Detections)
+        assert dets.class_name == ["dog", "person"]
+        np.testing.assert_allclose(dets.xyxy[0], dog_box, atol=1.0)
 
 
 def test_classifier_segmenter_and_render_over_a_real_socket(server: str) -> None:
     red = image_bytes((300, 200), (250, 10, 10))
     with Client(server) as client:
-        top = client.predict("colour-test", [red])["outputs"][0]["classes"][0]
-        mask = client.predict("red-test", [red])["outputs"][0]["mask"]
+        top = client.predict("colour-test", [red]).outputs[0].result()
+        mask = client.predict("red-test", [red]).outputs[0]
         png = client.render("yolov8-test", image_bytes((1000, 600)))
-    assert top["label"] == "red"
-    assert mask["fractions"]["red"] == 1.0
+    assert isinstance(top, Classes)
+    assert top.class_name[0] == "red"
+    assert mask.mask is not None
+    assert mask.mask.fractions["red"] == 1.0
+    decoded = mask.result()
+    assert isinstance(decoded, Mask)
+    assert decoded.shape_hw == (200, 300)
+    assert (decoded.class_map_hw == 1).all()
     assert Image.open(io.BytesIO(png)).size == (1000, 600)
 
 
@@ -88,3 +97,34 @@ def test_cli_predict_against_the_server(server: str, tmp_path: Path) -> None:
     [output] = json.loads(out.read_text())["outputs"]
     assert output["id"] == "photo.jpg"
     assert [d["label"] for d in output["detections"]] == ["dog", "person"]
+
+
+def test_async_client_has_everything_the_client_has(server: str) -> None:
+    import inspect
+
+    import anyio
+
+    from fovea.client import AsyncClient
+
+    def public(cls: type) -> set[str]:
+        return {n for n, _ in inspect.getmembers(cls, inspect.isfunction) if not n.startswith("_")}
+
+    assert public(Client) - {"close"} == public(AsyncClient) - {"aclose"}
+
+    async def use() -> None:
+        async with AsyncClient(server) as client:
+            health = await client.health()
+            assert health.models["yolov8-test"] == "ready"
+            assert not health.ready  # the test repository has broken models
+            assert (await client.model("yolov8-test")).versions == ["1", "2"]
+            assert "broken-toml" in {m.name for m in await client.models()}
+            assert "fovea_http_requests_total" in await client.metrics()
+            body = await client.predict("yolov8-test", [image_bytes((1000, 600))], classes=["dog"])
+            assert [d.label for d in body.outputs[0].detections or []] == ["dog"]
+            png = await client.render("yolov8-test", image_bytes((1000, 600)), "jpeg")
+            assert Image.open(io.BytesIO(png)).format == "JPEG"
+            with pytest.raises(APIError) as caught:
+                await client.model("nope")
+            assert caught.value.type == "/problems/model-not-found"
+
+    anyio.run(use)

@@ -17,12 +17,12 @@ from fovea.api import errors
 from fovea.api.metrics import Metrics
 from fovea.api.middleware import RequestMiddleware, ServingState
 from fovea.api.routes import health, metrics, models, predict, problems
-from fovea.api.schemas import PredictRequest, Problem
 from fovea.api.security import Guard, Protected, load_key_hashes
 from fovea.config import Settings
-from fovea.repository import Repository
+from fovea.models import Repository
 from fovea.runtime.memory import trim
-from fovea.service import PredictService
+from fovea.serving import Service
+from fovea.wire import PredictRequest, Problem
 
 
 def create_app(settings: Settings | None = None, state: ServingState | None = None) -> FastAPI:
@@ -37,23 +37,14 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
         repository.scan()
         # Loading builds sessions and runs warm-ups: seconds of CPU, so not on the event loop.
         await anyio.to_thread.run_sync(repository.load_all)
-        service = PredictService(
-            repository,
-            settings.limits,
-            settings.fetch_policy,
-            settings.workers,
-            settings.max_images_per_request,
-            observer=telemetry,
-        )
-        telemetry.watch(repository, service.admitted)
-        app.state.service = service
-        async with anyio.create_task_group() as group:
-            service.start(group)  # the batchers' lanes live as long as the app
+        service = Service(settings.limits, settings.fetch_policy, settings.workers, telemetry)
+        async with service, anyio.create_task_group() as group:
+            telemetry.watch(repository, service.admission.in_progress)
+            app.state.service = service
             group.start_soon(_trim_when_idle, serving)
             try:
                 yield
             finally:
-                await service.aclose()
                 group.cancel_scope.cancel()  # the idle trimmer would otherwise run forever
 
     app = FastAPI(

@@ -1,41 +1,38 @@
-"""Turn a predict request, multipart or JSON, into image inputs and parameters."""
+"""Turn a predict request, multipart or JSON, into image inputs (and the JSON's parameters).
+
+Nothing is decoded here: base64 text and URLs stay as they are, so one bad item fails alone.
+"""
 
 from __future__ import annotations
-
-import base64
-import binascii
-import re
 
 from fastapi import Request
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from fovea.core import Params
 from fovea.errors import (
-    InvalidBase64,
     InvalidParameter,
     InvalidRequest,
     PayloadTooLarge,
     TooManyImages,
     UnsupportedMediaType,
 )
-from fovea.model import PredictParams
-from fovea.service import ImageInput
-
-from .schemas import PredictRequest
+from fovea.serving import Base64, Encoded, ImageInput, Url
+from fovea.wire import PredictRequest
 
 FILE_FIELDS = ("files", "file")
-_DATA_URI = re.compile(r"^data:[\w/+.-]*(;[\w=.-]+)*;base64,", re.IGNORECASE)
 
 
 async def read_inputs(
-    request: Request, query_params: PredictParams, max_bytes: int, max_images: int
-) -> tuple[list[ImageInput], PredictParams]:
+    request: Request, max_bytes: int, max_images: int
+) -> tuple[list[ImageInput], Params | None]:
+    """The request's images, and the JSON body's `params` (None for multipart)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        return _unique_ids(await _multipart(request, max_bytes, max_images)), query_params
+        return _unique_ids(await _multipart(request, max_bytes, max_images)), None
     if content_type in ("application/json", ""):
-        return await _json(request, max_bytes, max_images)
+        return await _json(request, max_images)
     raise UnsupportedMediaType(
         f"content type {content_type!r}: send multipart/form-data or application/json"
     )
@@ -63,7 +60,7 @@ async def _read_upload(upload: UploadFile, index: int, max_bytes: int) -> ImageI
     data = await upload.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise PayloadTooLarge(f"file {upload.filename!r} is larger than {max_bytes} bytes")
-    return ImageInput(upload.filename or str(index), data=data)
+    return ImageInput(upload.filename or str(index), Encoded(data))
 
 
 def _unique_ids(inputs: list[ImageInput]) -> list[ImageInput]:
@@ -72,13 +69,11 @@ def _unique_ids(inputs: list[ImageInput]) -> list[ImageInput]:
     for index, item in enumerate(inputs):
         item_id = item.id if item.id not in seen else f"{item.id}#{index}"
         seen.add(item_id)
-        out.append(ImageInput(item_id, item.data, item.url))
+        out.append(ImageInput(item_id, item.source))
     return out
 
 
-async def _json(
-    request: Request, max_bytes: int, max_images: int
-) -> tuple[list[ImageInput], PredictParams]:
+async def _json(request: Request, max_images: int) -> tuple[list[ImageInput], Params]:
     body = await request.body()
     if not body:
         raise InvalidRequest('empty body: send JSON {"inputs": [...]} or multipart files')
@@ -97,24 +92,8 @@ async def _json(
     ids = [item.id if item.id is not None else str(i) for i, item in enumerate(parsed.inputs)]
     if len(set(ids)) != len(ids):
         raise InvalidParameter("input ids must be unique")
-    inputs = []
-    for item_id, item in zip(ids, parsed.inputs, strict=True):
-        if item.url is not None:
-            inputs.append(ImageInput(item_id, url=item.url))
-        else:
-            assert item.image is not None
-            inputs.append(ImageInput(item_id, data=decode_base64(item.image, max_bytes)))
-    return inputs, parsed.params.to_params()
-
-
-def decode_base64(text: str, max_bytes: int) -> bytes:
-    """Standard or URL-safe base64, with or without a data: URI prefix and line breaks."""
-    payload = _DATA_URI.sub("", text.strip(), count=1)
-    payload = "".join(payload.split())
-    if len(payload) * 3 // 4 > max_bytes:
-        raise PayloadTooLarge(f"the base64 image decodes to more than {max_bytes} bytes")
-    alphabet = b"-_" if ("-" in payload or "_" in payload) else None
-    try:
-        return base64.b64decode(payload, altchars=alphabet, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidBase64(f"the image field is not valid base64: {exc}") from exc
+    inputs = [
+        ImageInput(item_id, Url(item.url) if item.url is not None else Base64(item.image or ""))
+        for item_id, item in zip(ids, parsed.inputs, strict=True)
+    ]
+    return inputs, parsed.params

@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from fovea.api.ratelimit import RateLimiter
 from fovea.errors import ModelConfigError, RateLimited, Unauthorized
-from fovea.ratelimit import RateLimiter
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key.")

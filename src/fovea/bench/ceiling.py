@@ -7,13 +7,12 @@ from __future__ import annotations
 import multiprocessing
 import time
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
-from fovea.model import PredictParams
-from fovea.repository import Repository
+from fovea.models import Repository
 from fovea.runtime.memory import tune_malloc
 from fovea.runtime.onnx import RuntimeOptions
-from fovea.vision.io import Limits
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ def _worker(
     image: bytes,
     threads: int,
     duration_s: float,
-    start_at: float,
+    ready: Any,
     results: multiprocessing.Queue[tuple[int, float]],
 ) -> None:
     tune_malloc()  # as `fovea serve` does, so the ceiling is not held back by page faults
@@ -39,12 +38,11 @@ def _worker(
     repo.load_all(only=model)
     served = repo.get(model)
     for _ in range(5):
-        served.predict(image, Limits(), PredictParams())
-    while time.time() < start_at:  # every worker starts measuring together
-        time.sleep(0.001)
+        served.predict(image)
+    ready.wait(timeout=120)  # every worker starts measuring together, once all are loaded
     count, began = 0, time.perf_counter()
     while time.perf_counter() - began < duration_s:
-        served.predict(image, Limits(), PredictParams())
+        served.predict(image)
         count += 1
     results.put((count, time.perf_counter() - began))
 
@@ -54,11 +52,11 @@ def measure(
 ) -> CeilingResult:
     context = multiprocessing.get_context("spawn")
     results: multiprocessing.Queue[tuple[int, float]] = context.Queue()
-    start_at = time.time() + 8.0  # room for every process to load its model
+    ready = context.Barrier(workers)
     processes = [
         context.Process(
             target=_worker,
-            args=(str(repository), model, image, threads, duration_s, start_at, results),
+            args=(str(repository), model, image, threads, duration_s, ready, results),
         )
         for _ in range(workers)
     ]

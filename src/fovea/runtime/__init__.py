@@ -1,0 +1,1 @@
+"""Running models: ONNX Runtime sessions, dynamic batching, priority limits, malloc tuning."""

@@ -1,11 +1,15 @@
-"""Dynamic batching for one model version: requests queue, idle lanes take what is queued.
+"""Dynamic batching for one model version: items queue by priority, idle lanes take what is queued.
 
 A lane that finds the model idle dispatches at once, never waiting for a batch that is not
 coming; while another batch is in flight it waits up to `max_delay_s` to fill its batch.
+Interactive items (priority 0) leave the queue before background ones. An item whose caller
+gives up while it is still queued is dropped; one already running finishes and is discarded.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -13,7 +17,8 @@ from typing import Generic, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from fovea.runtime.limiter import PriorityLimiter
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -31,11 +36,52 @@ class BatchTiming:
 @dataclass(eq=False)
 class _Pending(Generic[In, Out]):
     item: In
+    priority: int
     queued_at: float = field(default_factory=time.perf_counter)
     done: anyio.Event = field(default_factory=anyio.Event)
     result: Out | None = None
     error: BaseException | None = None
     timing: BatchTiming | None = None
+    abandoned: bool = False
+
+
+class _Queue(Generic[In, Out]):
+    """A priority queue for one event loop: `get` waits until an item (or the close) arrives."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, _Pending[In, Out]]] = []
+        self._seq = itertools.count()
+        self._nonempty = anyio.Event()
+        self.closed = False
+
+    def __len__(self) -> int:
+        return sum(not p.abandoned for _, _, p in self._heap)
+
+    def put(self, pending: _Pending[In, Out]) -> None:
+        heapq.heappush(self._heap, (pending.priority, next(self._seq), pending))
+        self._nonempty.set()
+
+    def get_nowait(self) -> _Pending[In, Out]:
+        while self._heap:
+            pending = heapq.heappop(self._heap)[2]
+            if not pending.abandoned:
+                return pending
+        if self._nonempty.is_set():
+            self._nonempty = anyio.Event()  # waiters woken by the old one wait on this
+        raise anyio.WouldBlock
+
+    async def get(self) -> _Pending[In, Out]:
+        while True:
+            try:
+                return self.get_nowait()
+            except anyio.WouldBlock:
+                if self.closed:
+                    raise anyio.EndOfStream from None
+                await self._nonempty.wait()
+
+    def close(self) -> None:
+        self.closed = True
+        self._nonempty.set()
 
 
 class Batcher(Generic[In, Out]):
@@ -54,48 +100,50 @@ class Batcher(Generic[In, Out]):
         self.in_flight = 0  # batches running now
         self.limiter = anyio.CapacityLimiter(lanes)
         # Images allowed between decode and the end of inference: every lane busy, plus as much
-        # again waiting, is enough to keep the model fed.
-        self.slots = anyio.Semaphore(2 * lanes * max_batch_size)
-        send, receive = anyio.create_memory_object_stream[_Pending[In, Out]](float("inf"))
-        self._send: MemoryObjectSendStream[_Pending[In, Out]] = send
-        self._receive: MemoryObjectReceiveStream[_Pending[In, Out]] = receive
+        # again waiting, is enough to keep the model fed; interactive images get slots first.
+        self.slots = PriorityLimiter(2 * lanes * max_batch_size)
+        self._queue: _Queue[In, Out] = _Queue()
         self.on_batch: Callable[[int], None] | None = None
 
     def start(self, group: TaskGroup) -> None:
         for _ in range(self.lanes):
-            group.start_soon(self._lane, self._receive.clone())
+            group.start_soon(self._lane)
 
-    async def aclose(self) -> None:
-        await self._send.aclose()
-        await self._receive.aclose()
+    def close(self) -> None:
+        """Lanes finish the batch in hand and stop; queued items are left to their callers."""
+        self._queue.close()
 
     @property
     def queued(self) -> int:
-        return self._send.statistics().current_buffer_used
+        return len(self._queue)
 
-    async def submit(self, item: In) -> tuple[Out, BatchTiming]:
-        pending: _Pending[In, Out] = _Pending(item)
-        self._send.send_nowait(pending)
-        await pending.done.wait()
+    async def submit(self, item: In, priority: int = 0) -> tuple[Out, BatchTiming]:
+        pending: _Pending[In, Out] = _Pending(item, priority)
+        self._queue.put(pending)
+        try:
+            await pending.done.wait()
+        except BaseException:
+            pending.abandoned = True  # still queued: no lane will take it
+            raise
         if pending.error is not None:
             raise pending.error
         assert pending.timing is not None
         return pending.result, pending.timing  # type: ignore[return-value]
 
-    async def _lane(self, receive: MemoryObjectReceiveStream[_Pending[In, Out]]) -> None:
-        async with receive:
-            async for first in receive:
-                batch = await self._fill([first], receive)
-                await self._dispatch(batch)
+    async def _lane(self) -> None:
+        while True:
+            try:
+                first = await self._queue.get()
+            except anyio.EndOfStream:
+                return
+            await self._dispatch(await self._fill([first]))
 
-    async def _fill(
-        self, batch: list[_Pending[In, Out]], receive: MemoryObjectReceiveStream[_Pending[In, Out]]
-    ) -> list[_Pending[In, Out]]:
+    async def _fill(self, batch: list[_Pending[In, Out]]) -> list[_Pending[In, Out]]:
         # Wait for more only while another batch keeps the model busy: then more are coming.
         deadline = time.perf_counter() + (self.max_delay_s if self.in_flight else 0.0)
         while len(batch) < self.max_batch_size:
             try:
-                batch.append(receive.receive_nowait())
+                batch.append(self._queue.get_nowait())
                 continue
             except anyio.WouldBlock:
                 pass
@@ -104,7 +152,7 @@ class Batcher(Generic[In, Out]):
                 break
             with anyio.move_on_after(remaining):
                 try:
-                    batch.append(await receive.receive())
+                    batch.append(await self._queue.get())
                 except anyio.EndOfStream:
                     break
         return batch
@@ -124,10 +172,12 @@ class Batcher(Generic[In, Out]):
                 pending.result = result
         finally:
             self.in_flight -= 1
-        infer_ms = (time.perf_counter() - started) * 1000
+            infer_ms = (time.perf_counter() - started) * 1000
+            for pending in batch:  # also when the lane itself is cancelled: nobody waits forever
+                if pending.result is None and pending.error is None:
+                    pending.error = RuntimeError("the model's batcher stopped")
+                queue_ms = (started - pending.queued_at) * 1000
+                pending.timing = BatchTiming(round(queue_ms, 3), round(infer_ms, 3), len(batch))
+                pending.done.set()
         if self.on_batch is not None:
             self.on_batch(len(batch))
-        for pending in batch:
-            queue_ms = (started - pending.queued_at) * 1000
-            pending.timing = BatchTiming(round(queue_ms, 3), round(infer_ms, 3), len(batch))
-            pending.done.set()

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 
 from fovea.errors import ModelConfigError
 
@@ -37,6 +36,8 @@ class RuntimeOptions:
 
 
 def pick_providers(wanted: Sequence[str] | None) -> list[str]:
+    import onnxruntime as ort  # here, not at import: `import fovea` stays light for clients
+
     available = ort.get_available_providers()
     if wanted is None:
         return [p for p in PREFERRED_PROVIDERS if p in available]
@@ -52,6 +53,8 @@ class OnnxModel:
     """One ONNX Runtime session; `run` is thread-safe and takes a batch of any size."""
 
     def __init__(self, path: Path, options: RuntimeOptions, input_name: str | None = None) -> None:
+        import onnxruntime as ort
+
         session_options = ort.SessionOptions()
         session_options.intra_op_num_threads = options.intra_op_threads
         session_options.inter_op_num_threads = 1

@@ -5,10 +5,15 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import numpy.typing as npt
 
-from fovea.results import Classes
+from fovea.core import Classes
+from fovea.tasks._base import DecodeContext, Decoder, Outputs, Task
+
+KINDS = ("softmax", "sigmoid", "none")
 
 
 def to_scores(logits: npt.NDArray[np.float32], kind: str) -> npt.NDArray[np.float32]:
@@ -36,9 +41,22 @@ def remap_scores(
 
 
 def top_k(
-    scores: npt.NDArray[np.float32], k: int, allowed: frozenset[int] | None = None
+    scores: npt.NDArray[np.float32],
+    k: int,
+    allowed: frozenset[int] | None = None,
+    labels: tuple[str, ...] = (),
 ) -> Classes:
     candidates = np.arange(len(scores)) if allowed is None else np.array(sorted(allowed), np.int64)
     candidates = candidates[candidates < len(scores)]
     order = candidates[np.argsort(-scores[candidates], kind="stable")][:k]
-    return Classes(order.astype(np.int64), scores[order].astype(np.float32))
+    return Classes(order.astype(np.int64), scores[order].astype(np.float32), labels)
+
+
+def decode(outputs: Outputs, context: DecodeContext, kind: str) -> Classes:
+    scores = to_scores(outputs["output"], kind)
+    if context.remap is not None:
+        scores = remap_scores(scores, context.remap, len(context.labels), kind)
+    return top_k(scores, context.top_k, context.allowed, context.labels)
+
+
+TASK = Task("classify", {kind: Decoder(functools.partial(decode, kind=kind)) for kind in KINDS})

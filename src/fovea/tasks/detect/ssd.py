@@ -5,14 +5,10 @@ Classes in TF OD API exports count from 1: set `class_offset = 1` in model.toml 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from fovea.results import Detections
-
-if TYPE_CHECKING:
-    from fovea.tasks.detect import DecodeContext, Outputs
+from fovea.core import Detections
+from fovea.tasks._base import DecodeContext, Outputs
 
 ROLES = ("boxes", "scores", "classes", "num_detections")
 

@@ -4,20 +4,16 @@ pixels, objectness, then C class scores; a box's score is objectness x its best 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from fovea.results import Detections
+from fovea.core import Detections
+from fovea.tasks._base import DecodeContext, Outputs
 from fovea.tasks.detect._common import check_classes, cxcywh_to_xyxy
-
-if TYPE_CHECKING:
-    from fovea.tasks.detect import DecodeContext, Outputs
 
 
 def decode(outputs: Outputs, context: DecodeContext) -> Detections:
     rows = np.asarray(outputs["output"], np.float32).reshape(-1, outputs["output"].shape[-1])
-    check_classes(rows.shape[1] - 5, context.num_classes, "yolov5")
+    check_classes(rows.shape[1] - 5, context.source_classes, "yolov5")
     rows = rows[rows[:, 4] >= context.score_threshold]  # objectness bounds the score: cheap cut
     scores = rows[:, 5:] * rows[:, 4:5]
     class_id = scores.argmax(axis=1)

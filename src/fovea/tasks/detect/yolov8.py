@@ -4,21 +4,17 @@ then C class scores (already sigmoid). A transposed (N, 4 + C) export is accepte
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from fovea.results import Detections
+from fovea.core import Detections
+from fovea.tasks._base import DecodeContext, Outputs
 from fovea.tasks.detect._common import check_classes, cxcywh_to_xyxy
-
-if TYPE_CHECKING:
-    from fovea.tasks.detect import DecodeContext, Outputs
 
 
 def decode(outputs: Outputs, context: DecodeContext) -> Detections:
     raw = np.asarray(outputs["output"], np.float32)
-    rows = raw.T if _is_channels_first(raw.shape, context.num_classes) else raw
-    check_classes(rows.shape[1] - 4, context.num_classes, "yolov8")
+    rows = raw.T if _is_channels_first(raw.shape, context.source_classes) else raw
+    check_classes(rows.shape[1] - 4, context.source_classes, "yolov8")
     class_scores = rows[:, 4:]
     class_id = class_scores.argmax(axis=1)
     score = class_scores[np.arange(len(rows)), class_id]

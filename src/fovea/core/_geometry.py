@@ -1,22 +1,22 @@
-"""Image -> model input tensor, and the Geometry that maps model coordinates back to the image.
+"""How an image was placed into a model input, and the one place results map back to its pixels.
 
-A point x in the original image lands at x * scale + offset in the model input, so the inverse is
-(x - offset) / scale. Letterbox pads (offset > 0), center-crop crops (offset < 0), stretch has
+A point x of the original image lands at x * scale + offset in the model input, so the inverse
+is (x - offset) / scale. Letterbox pads (offset > 0), center-crop crops (offset < 0), stretch has
 offset 0 and a scale per axis.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from fovea.spec import InputSpec
-from fovea.vision.io import DecodedImage
+from fovea.core._results import Classes, Detections, Heatmap, Mask
 
-_DTYPES = {"float32": np.float32, "float16": np.float16, "uint8": np.uint8}
+Mappable = Detections | Classes | Mask | Heatmap
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,36 @@ class Geometry:
             round(self.image_wh[0] * self.scale_xy[0]),
             round(self.image_wh[1] * self.scale_xy[1]),
         )
+
+    @overload
+    def to_image(self, result: Detections) -> Detections: ...
+    @overload
+    def to_image(self, result: Classes) -> Classes: ...
+    @overload
+    def to_image(self, result: Mask) -> Mask: ...
+    @overload
+    def to_image(self, result: Heatmap) -> Heatmap: ...
+
+    def to_image(self, result: Mappable) -> Mappable:
+        """A result in model-input coordinates -> the same result in original-image pixels."""
+        mapped = result  # Classes have no coordinates
+        if isinstance(result, Detections):
+            keypoints = result.keypoints
+            mapped = result.replace(
+                xyxy=self.to_image_xyxy(result.xyxy),
+                keypoints=None if keypoints is None else self.to_image_points(keypoints),
+            )
+        elif isinstance(result, Mask) and result.probability_hw is not None:
+            smooth = self.to_image_map(result.probability_hw, Image.Resampling.BILINEAR)
+            mapped = Mask.from_probability(smooth, result.threshold, result.labels)
+        elif isinstance(result, Mask):
+            class_map = result.class_map_hw.astype(np.float32)
+            nearest = self.to_image_map(class_map, Image.Resampling.NEAREST)
+            mapped = Mask(nearest.astype(np.uint8), result.labels)
+        elif isinstance(result, Heatmap):
+            values = self.to_image_map(result.values_hw, Image.Resampling.BILINEAR)
+            mapped = Heatmap(values, result.class_id, result.label, result.score)
+        return mapped
 
     def to_image_xyxy(self, xyxy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Boxes (N, 4) in model-input pixels -> original-image pixels, clipped to the image."""
@@ -81,42 +111,3 @@ class Geometry:
         box = (left + pad, top + pad, right + pad, bottom + pad)
         source = Image.fromarray(np.ascontiguousarray(map_hw, np.float32))
         return np.asarray(source.resize((w, h), resample, box=box), np.float32)
-
-
-def prepare(decoded: DecodedImage, spec: InputSpec) -> tuple[npt.NDArray[np.generic], Geometry]:
-    """Resize, colour-convert and normalise one image; the tensor has no batch axis."""
-    geometry = Geometry.fit(decoded.size_wh, spec.size_wh, spec.resize)
-    pixels = _place(decoded.image, geometry, spec.pad_value)
-    return _normalise(pixels, spec), geometry
-
-
-def _place(image: Image.Image, geometry: Geometry, pad_value: int) -> npt.NDArray[np.uint8]:
-    in_w, in_h = geometry.input_wh
-    new_w, new_h = geometry.resized_wh
-    off_x, off_y = int(geometry.offset_xy[0]), int(geometry.offset_xy[1])
-    resized = image.resize((new_w, new_h), Image.Resampling.BILINEAR, reducing_gap=None)
-    if (new_w, new_h) == (in_w, in_h) and off_x == off_y == 0:
-        return np.asarray(resized)
-    canvas = np.full((in_h, in_w, 3), pad_value, np.uint8)
-    src = np.asarray(resized)
-    # Intersect the resized image (at offset) with the canvas: pads for letterbox, crops otherwise.
-    x0, y0 = max(off_x, 0), max(off_y, 0)
-    x1, y1 = min(off_x + new_w, in_w), min(off_y + new_h, in_h)
-    canvas[y0:y1, x0:x1] = src[y0 - off_y : y1 - off_y, x0 - off_x : x1 - off_x]
-    return canvas
-
-
-def _normalise(pixels: npt.NDArray[np.uint8], spec: InputSpec) -> npt.NDArray[np.generic]:
-    if spec.color == "BGR":
-        pixels = pixels[..., ::-1]
-    if spec.dtype == "uint8":
-        tensor: npt.NDArray[np.generic] = np.ascontiguousarray(pixels)
-    else:
-        # (x * scale - mean) / std folded into one multiply-add per pixel.
-        std = np.asarray(spec.std, np.float32)
-        gain = np.float32(spec.scale) / std
-        bias = -np.asarray(spec.mean, np.float32) / std
-        tensor = (pixels.astype(np.float32) * gain + bias).astype(_DTYPES[spec.dtype], copy=False)
-    if spec.layout == "NCHW":
-        tensor = np.ascontiguousarray(tensor.transpose(2, 0, 1))
-    return tensor

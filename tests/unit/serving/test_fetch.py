@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from fovea.errors import URLFetchFailed, URLRefused
-from fovea.fetch import FetchPolicy, fetch
+from fovea.serving import FetchPolicy, fetch
 from tests import local_http
 
 ALLOW_LOCAL = FetchPolicy.build(5.0, 1_000_000, ["127.0.0.1"])

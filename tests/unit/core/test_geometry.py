@@ -1,12 +1,12 @@
+"""Geometry: fitting an image into a model input, and mapping every result type back."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from fovea.spec import InputSpec
-from fovea.vision.io import DecodedImage
-from fovea.vision.prep import Geometry, prepare
+from fovea.core import Classes, Detections, Geometry, Heatmap, Mask
 
 
 @pytest.mark.parametrize(
@@ -50,44 +50,6 @@ def test_boxes_are_clipped_to_the_image() -> None:
     np.testing.assert_allclose(out, [[937.5, 0.0, 1000.0, 112.5]])
 
 
-def _decoded(image: Image.Image) -> DecodedImage:
-    return DecodedImage(image, image.size)
-
-
-def test_letterbox_tensor_pads_with_the_pad_value_and_normalises() -> None:
-    spec = InputSpec(size=(8, 8), scale=1.0, mean=(100.0, 100.0, 100.0), std=(2.0, 2.0, 2.0))
-    red = Image.new("RGB", (8, 4), (200, 0, 0))
-    tensor, geometry = prepare(_decoded(red), spec)
-    assert tensor.shape == (3, 8, 8)
-    assert tensor.dtype == np.float32
-    assert geometry.offset_xy == (0.0, 2.0)
-    assert tensor[:, 0, 0].tolist() == [7.0, 7.0, 7.0]  # (114 - 100) / 2 in the padding
-    assert tensor[:, 4, 4].tolist() == [50.0, -50.0, -50.0]  # (200 - 100) / 2, (0 - 100) / 2
-
-
-def test_bgr_nhwc_and_uint8() -> None:
-    red = _decoded(Image.new("RGB", (4, 4), (255, 0, 0)))
-    bgr, _ = prepare(red, InputSpec(size=(4, 4), layout="NHWC", color="BGR"))
-    assert bgr.shape == (4, 4, 3)
-    assert bgr[0, 0].tolist() == [0.0, 0.0, 1.0]
-    raw, _ = prepare(red, InputSpec(size=(4, 4), dtype="uint8"))
-    assert raw.dtype == np.uint8
-    assert raw[:, 0, 0].tolist() == [255, 0, 0]
-    half, _ = prepare(red, InputSpec(size=(4, 4), dtype="float16"))
-    assert half.dtype == np.float16
-
-
-def test_center_crop_keeps_the_middle() -> None:
-    stripes = Image.new("RGB", (30, 10), (0, 0, 255))
-    stripes.paste((255, 0, 0), (10, 0, 20, 10))  # red in the middle third
-    tensor, geometry = prepare(
-        _decoded(stripes), InputSpec(size=(10, 10), resize="center-crop", dtype="uint8")
-    )
-    assert geometry.offset_xy == (-10.0, 0.0)
-    assert (tensor[0] == 255).all()
-    assert (tensor[2] == 0).all()
-
-
 def test_map_back_to_image_undoes_letterbox() -> None:
     geometry = Geometry.fit((100, 50), (64, 64), "letterbox")  # scale 0.64, pad 16 top
     model_map = np.zeros((64, 64), np.float32)
@@ -96,3 +58,47 @@ def test_map_back_to_image_undoes_letterbox() -> None:
     assert out.shape == (50, 100)
     assert out[:, :50].sum() == 0
     assert (out[:, 50:] == 1).all()
+
+
+LETTERBOX = Geometry.fit((100, 50), (64, 64), "letterbox")  # scale 0.64, 16 px padding on top
+
+
+def test_to_image_maps_boxes_and_keypoints_and_keeps_the_rest() -> None:
+    dets = Detections.build(
+        [[0, 16, 32, 48]], [0.7], [1], ("a", "b"), keypoints=[[[32, 32], [0, 16]]]
+    ).replace(tracker_id=np.array([5]))
+    out = LETTERBOX.to_image(dets)
+    np.testing.assert_allclose(out.xyxy, [[0, 0, 50, 50]])
+    assert out.keypoints is not None
+    np.testing.assert_allclose(out.keypoints, [[[50, 25], [0, 0]]])
+    assert (out.class_name, out.score.tolist(), out.tracker_id is not None) == (
+        ["b"],
+        pytest.approx([0.7]),
+        True,
+    )
+    assert dets.xyxy.tolist() == [[0, 16, 32, 48]]  # the model-space result is left as it was
+
+
+def test_to_image_maps_class_masks_nearest_and_probabilities_smoothly() -> None:
+    classes = np.zeros((64, 64), np.uint8)
+    classes[16:48, 32:] = 2
+    mapped = LETTERBOX.to_image(Mask(classes, ("bg", "x", "y")))
+    assert mapped.shape_hw == (50, 100)
+    assert set(np.unique(mapped.class_map_hw).tolist()) == {0, 2}  # nearest: no class in between
+    assert (mapped.class_map_hw[:, 50:] == 2).all()
+    probability = np.zeros((64, 64), np.float32)
+    probability[16:48, 32:] = 1.0
+    soft = LETTERBOX.to_image(Mask.from_probability(probability, 0.5, ("bg", "fg")))
+    assert soft.probability_hw is not None
+    assert 0 < soft.probability_hw[25, 49] < 1  # resized bilinearly before the threshold
+    assert (soft.class_map_hw[:, 51:] == 1).all()
+    assert (soft.class_map_hw[:, :49] == 0).all()
+
+
+def test_to_image_maps_heatmaps_and_leaves_classes_alone() -> None:
+    heat = Heatmap(np.ones((8, 8), np.float32), class_id=3, label="cat", score=0.5)
+    mapped = LETTERBOX.to_image(heat)
+    assert mapped.values_hw.shape == (50, 100)
+    assert (mapped.label, mapped.class_id) == ("cat", 3)
+    classes = Classes(np.array([1]), np.array([0.9], np.float32))
+    assert LETTERBOX.to_image(classes) is classes

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from fovea.ratelimit import RateLimiter
+from fovea.api.ratelimit import RateLimiter
 
 
 class Clock:

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Literal
 
 from fovea.errors import FoveaError, ModelConfigError, ModelNotFound, ModelUnavailable
-from fovea.model import ServedModel
+from fovea.models._served import ServedModel
+from fovea.models._spec import ModelSpec, load_spec
 from fovea.runtime.onnx import OnnxModel, RuntimeOptions
-from fovea.spec import ModelSpec, load_spec
 
 log = logging.getLogger("fovea.repository")
-BUNDLED = Path(__file__).parent / "bundled_models"
+BUNDLED = Path(__file__).parents[1] / "bundled_models"
 Status = Literal["loading", "ready", "failed", "disabled"]
 
 

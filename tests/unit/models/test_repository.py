@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from fovea.errors import ModelConfigError, ModelNotFound, ModelUnavailable
-from fovea.repository import Repository
+from fovea.models import Repository
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +24,8 @@ def test_statuses(repository: Repository) -> None:
         "camtrap-test": "ready",
         "channel-test": "ready",
         "colour-test": "ready",
+        "colour-batched": "ready",
+        "channel-batched": "ready",
         "overload-test": "ready",
         "red-test": "ready",
         "yolov5-test": "ready",
@@ -51,13 +53,13 @@ def test_highest_version_is_served_unless_asked(repository: Repository) -> None:
 def test_shared_weights_share_one_session(repository: Repository) -> None:
     camtrap = repository.get("camtrap-test")
     assert camtrap.version == "2"  # pinned in its model.toml
-    assert camtrap.onnx is repository.get("yolov8-test", "2").onnx
+    assert camtrap.session is repository.get("yolov8-test", "2").session
     assert camtrap.labels == ("animal", "human")
 
 
 def test_fixed_and_dynamic_batch_are_detected(repository: Repository) -> None:
-    assert repository.get("yolov5-test").onnx.fixed_batch == 1
-    assert repository.get("yolov8-test").onnx.fixed_batch is None
+    assert repository.get("yolov5-test").session.fixed_batch == 1
+    assert repository.get("yolov8-test").session.fixed_batch is None
 
 
 def test_a_missing_folder_is_an_error(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Decode image bytes to an RGB Pillow image: limits, EXIF orientation, odd modes, fast JPEG draft.
+"""Images into the pipeline: encoded bytes (limits, EXIF orientation, odd modes, fast JPEG draft)
+or an already decoded frame (an RGB HxWx3 uint8 array or a Pillow image, from video or a camera).
 
 Formats: JPEG, PNG, WebP, BMP, TIFF, GIF (first frame). Grayscale, palette, CMYK, 16-bit and alpha
 images come out as 8-bit RGB; alpha is composited over white.
@@ -11,6 +12,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fovea.errors import ImageDecodeError, PayloadTooLarge, TooManyPixels
@@ -67,6 +69,44 @@ def decode_image(
     return DecodedImage(rgb, (width, height))
 
 
+ImageLike = bytes | npt.NDArray[np.uint8] | Image.Image
+
+
+def load_image(
+    image: ImageLike, limits: Limits, *, draft_wh: tuple[int, int] | None = None
+) -> DecodedImage:
+    """Encoded bytes are decoded (with `draft_wh`, see decode_image); frames enter as they are."""
+    if isinstance(image, bytes):
+        return decode_image(image, limits, draft_wh=draft_wh)
+    return decode_frame(image, limits)
+
+
+def decode_frame(frame: npt.NDArray[np.uint8] | Image.Image, limits: Limits) -> DecodedImage:
+    """An already decoded frame: no copy for a C-contiguous RGB array, a check of its shape."""
+    if isinstance(frame, Image.Image):
+        width, height = frame.size
+        _check_pixels(width, height, limits)
+        return DecodedImage(_to_rgb(frame), (width, height))
+    array = np.asarray(frame)
+    if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
+        raise ImageDecodeError(
+            f"a frame must be an RGB (H, W, 3) uint8 array, got {array.shape} {array.dtype}"
+        )
+    height, width = array.shape[:2]
+    _check_pixels(width, height, limits)
+    return DecodedImage(Image.fromarray(np.ascontiguousarray(array)), (width, height))
+
+
+def _check_pixels(width: int, height: int, limits: Limits) -> None:
+    if width < 1 or height < 1:
+        raise ImageDecodeError(f"the image has no pixels ({width}x{height})")
+    if width * height > limits.max_pixels:
+        raise TooManyPixels(
+            f"the image is {width}x{height} = {width * height} pixels, "
+            f"the limit is {limits.max_pixels}"
+        )
+
+
 def _open(data: bytes, limits: Limits) -> Image.Image:
     try:
         with warnings.catch_warnings():
@@ -77,14 +117,7 @@ def _open(data: bytes, limits: Limits) -> Image.Image:
         raise TooManyPixels(f"the image has too many pixels: {exc}") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise ImageDecodeError("not a supported image (JPEG, PNG, WebP, BMP, TIFF or GIF)") from exc
-    width, height = image.size
-    if width < 1 or height < 1:
-        raise ImageDecodeError(f"the image has no pixels ({width}x{height})")
-    if width * height > limits.max_pixels:
-        raise TooManyPixels(
-            f"the image is {width}x{height} = {width * height} pixels, "
-            f"the limit is {limits.max_pixels}"
-        )
+    _check_pixels(*image.size, limits)
     return image
 
 

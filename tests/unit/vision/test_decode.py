@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from fovea.errors import ImageDecodeError, PayloadTooLarge, TooManyPixels
-from fovea.vision.io import Limits, decode_image
+from fovea.vision import Limits, decode_frame, decode_image, load_image
 from tests.helpers import encode, image_bytes
 from tests.images import (
     animated_gif,
@@ -26,7 +26,7 @@ def test_every_format_decodes_to_rgb(fmt: str) -> None:
     decoded = decode_image(image_bytes((48, 32), (200, 30, 30), fmt=fmt), LIMITS)
     assert decoded.image.mode == "RGB"
     assert decoded.size_wh == (48, 32)
-    r, g, b = decoded.image.getpixel((24, 16))
+    r, g, b = np.asarray(decoded.image)[16, 24].tolist()
     assert r > 150
     assert g < 80
     assert b < 80
@@ -82,7 +82,7 @@ def test_sixteen_bit_png_keeps_the_top_eight_bits() -> None:
 
 
 def test_cmyk_jpeg_becomes_rgb() -> None:
-    r, g, b = decode_image(cmyk_jpeg(), LIMITS).image.getpixel((10, 10))
+    r, g, b = np.asarray(decode_image(cmyk_jpeg(), LIMITS).image)[10, 10].tolist()
     assert r > 200
     assert g < 60
     assert b < 60
@@ -125,3 +125,28 @@ def test_byte_limit() -> None:
 
 def test_one_by_one_image() -> None:
     assert decode_image(image_bytes((1, 1), fmt="PNG"), LIMITS).size_wh == (1, 1)
+
+
+def test_frames_enter_without_encoding() -> None:
+    frame = np.zeros((30, 40, 3), np.uint8)
+    frame[:, :20] = (255, 0, 0)
+    decoded = decode_frame(frame, Limits())
+    assert decoded.size_wh == (40, 30)
+    assert decoded.image.getpixel((5, 5)) == (255, 0, 0)
+    from_pil = load_image(Image.fromarray(frame).convert("L"), Limits())
+    assert from_pil.image.mode == "RGB"
+
+
+@pytest.mark.parametrize(
+    ("frame", "error"),
+    [
+        (np.zeros((30, 40), np.uint8), ImageDecodeError),
+        (np.zeros((30, 40, 4), np.uint8), ImageDecodeError),
+        (np.zeros((30, 40, 3), np.float32), ImageDecodeError),
+        (np.zeros((0, 40, 3), np.uint8), ImageDecodeError),
+        (np.zeros((3000, 4000, 3), np.uint8), TooManyPixels),
+    ],
+)
+def test_bad_frames_are_refused(frame: np.ndarray, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        decode_frame(frame, Limits(max_pixels=1_000_000))

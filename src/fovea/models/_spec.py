@@ -9,16 +9,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fovea.errors import ModelConfigError
+from fovea.tasks import TASKS
 
-Task = Literal["detect", "classify", "segment"]
-DETECT_DECODERS = ("yolov5", "yolov8", "boxes", "ssd", "nanodet", "blazeface")
-CLASSIFY_DECODERS = ("softmax", "sigmoid", "none")
-SEGMENT_DECODERS = ("argmax", "sigmoid", "probability")
-DECODERS: dict[str, tuple[str, ...]] = {
-    "detect": DETECT_DECODERS,
-    "classify": CLASSIFY_DECODERS,
-    "segment": SEGMENT_DECODERS,
-}
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
@@ -83,7 +75,7 @@ class RuntimeSpec(_Strict):
 class ModelSpec(_Strict):
     """The whole of a `model.toml`."""
 
-    task: Task
+    task: str
     decoder: str
     labels: tuple[str, ...] = ()
     labels_file: str | None = None
@@ -100,7 +92,9 @@ class ModelSpec(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelSpec:
-        known = DECODERS[self.task]
+        if self.task not in TASKS:
+            raise ValueError(f"task {self.task!r} is not one of {list(TASKS)}")
+        known = TASKS[self.task].decoders
         if self.decoder not in known:
             raise ValueError(
                 f"decoder {self.decoder!r} is not a {self.task} decoder; use one of {list(known)}"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from fovea.errors import ModelConfigError
-from fovea.spec import load_spec
+from fovea.models import load_spec
 
 VALID = """
 task = "detect"

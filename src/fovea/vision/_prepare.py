@@ -1,0 +1,86 @@
+"""Image -> model input tensor (resize, pad or crop, colour order, normalise, layout), and the
+Geometry that maps the model's answers back to the image.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from fovea.core import Geometry
+from fovea.vision._decode import DecodedImage
+
+_DTYPES = {"float32": np.float32, "float16": np.float16, "uint8": np.uint8}
+
+
+class InputFormat(Protocol):
+    """What `prepare` needs of a model's input (the model spec's `InputSpec` is one)."""
+
+    @property
+    def size_wh(self) -> tuple[int, int]: ...
+
+    @property
+    def resize(self) -> str: ...
+
+    @property
+    def layout(self) -> str: ...
+
+    @property
+    def color(self) -> str: ...
+
+    @property
+    def scale(self) -> float: ...
+
+    @property
+    def mean(self) -> tuple[float, float, float]: ...
+
+    @property
+    def std(self) -> tuple[float, float, float]: ...
+
+    @property
+    def dtype(self) -> str: ...
+
+    @property
+    def pad_value(self) -> int: ...
+
+
+def prepare(decoded: DecodedImage, spec: InputFormat) -> tuple[npt.NDArray[np.generic], Geometry]:
+    """Resize, colour-convert and normalise one image; the tensor has no batch axis."""
+    geometry = Geometry.fit(decoded.size_wh, spec.size_wh, spec.resize)
+    pixels = _place(decoded.image, geometry, spec.pad_value)
+    return _normalise(pixels, spec), geometry
+
+
+def _place(image: Image.Image, geometry: Geometry, pad_value: int) -> npt.NDArray[np.uint8]:
+    in_w, in_h = geometry.input_wh
+    new_w, new_h = geometry.resized_wh
+    off_x, off_y = int(geometry.offset_xy[0]), int(geometry.offset_xy[1])
+    resized = image.resize((new_w, new_h), Image.Resampling.BILINEAR, reducing_gap=None)
+    if (new_w, new_h) == (in_w, in_h) and off_x == off_y == 0:
+        return np.asarray(resized)
+    canvas = np.full((in_h, in_w, 3), pad_value, np.uint8)
+    src = np.asarray(resized)
+    # Intersect the resized image (at offset) with the canvas: pads for letterbox, crops otherwise.
+    x0, y0 = max(off_x, 0), max(off_y, 0)
+    x1, y1 = min(off_x + new_w, in_w), min(off_y + new_h, in_h)
+    canvas[y0:y1, x0:x1] = src[y0 - off_y : y1 - off_y, x0 - off_x : x1 - off_x]
+    return canvas
+
+
+def _normalise(pixels: npt.NDArray[np.uint8], spec: InputFormat) -> npt.NDArray[np.generic]:
+    if spec.color == "BGR":
+        pixels = pixels[..., ::-1]
+    if spec.dtype == "uint8":
+        tensor: npt.NDArray[np.generic] = np.ascontiguousarray(pixels)
+    else:
+        # (x * scale - mean) / std folded into one multiply-add per pixel.
+        std = np.asarray(spec.std, np.float32)
+        gain = np.float32(spec.scale) / std
+        bias = -np.asarray(spec.mean, np.float32) / std
+        tensor = (pixels.astype(np.float32) * gain + bias).astype(_DTYPES[spec.dtype], copy=False)
+    if spec.layout == "NCHW":
+        tensor = np.ascontiguousarray(tensor.transpose(2, 0, 1))
+    return tensor
