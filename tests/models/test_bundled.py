@@ -55,6 +55,7 @@ def test_every_bundled_model_is_ready(bundled: TestClient) -> None:
         "coco-camtrap",
         "person-segmentation",
         "face-detection",
+        "imagenet",
     }
 
 

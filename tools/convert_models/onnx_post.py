@@ -1,4 +1,5 @@
-"""Post-processing of tf2onnx output: tensor renaming, output ordering, dynamic batch.
+"""Post-processing of tf2onnx / torch.onnx output: tensor renaming, output ordering, dynamic
+batch, constant folding.
 
 Runs inside the conversion virtualenv (needs onnx + numpy).
 """
@@ -70,6 +71,31 @@ def _fold_constants(model: onnx.ModelProto) -> dict[str, np.ndarray]:
                 known[name] = np.asarray(val)
             changed = True
     return known
+
+
+def fold_constants(model: onnx.ModelProto) -> int:
+    """Replace every node that computes only constants by initializers holding its results.
+
+    torch.onnx leaves such subgraphs behind where its own folding gives up (the SAME-padding
+    arithmetic of ported TensorFlow models: ConstantOfShape, Concat, Slice with step -1, ...).
+    Returns the number of nodes removed.
+    """
+    g = model.graph
+    known = _fold_constants(model)
+    outputs = {o.name for o in g.output}
+    keep = [
+        n
+        for n in g.node
+        if not (n.output and all(o in known and o not in outputs for o in n.output))
+    ]
+    removed = len(g.node) - len(keep)
+    have = {i.name for i in g.initializer}
+    used = sorted({i for n in keep for i in n.input if i in known and i not in have})
+    g.initializer.extend(numpy_helper.from_array(np.asarray(known[n]), n) for n in used)
+    del g.node[:]
+    g.node.extend(keep)
+    _prune_dead_nodes(model)
+    return removed
 
 
 def _prune_dead_nodes(model: onnx.ModelProto) -> None:

