@@ -10,9 +10,9 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from fovea.model import PredictParams, ServedModel
-from fovea.repository import BUNDLED, Repository
-from fovea.vision.io import Limits
+from fovea.core import Classes, Params
+from fovea.models import BUNDLED, Repository, ServedModel
+from fovea.vision import Limits, load_image
 
 PHOTOS = Path(__file__).parents[1] / "fixtures" / "photos"
 TRUTH = json.loads((PHOTOS / "labels.json").read_text())
@@ -29,8 +29,9 @@ def imagenet() -> ServedModel:
 
 def _top(model: ServedModel, photo: str, k: int) -> list[tuple[str, float]]:
     data = (PHOTOS / photo).read_bytes()
-    result = model.predict(data, Limits(), PredictParams(top_k=k)).result
-    return [(model.labels[i], float(s)) for i, s in zip(result.class_id, result.score, strict=True)]
+    result = model.predict(data, Params(top_k=k)).result
+    assert isinstance(result, Classes)
+    return list(zip(result.class_name, result.score.tolist(), strict=True))
 
 
 def test_labels_are_the_1000_imagenet_classes(imagenet: ServedModel) -> None:
@@ -58,8 +59,8 @@ def test_the_motorcycle_is_a_moped_or_scooter(imagenet: ServedModel) -> None:
 
 
 def test_features_give_a_class_activation_map_on_the_cat(imagenet: ServedModel) -> None:
-    prepared = imagenet.prepare((PHOTOS / "chelsea.jpg").read_bytes(), Limits())
-    outputs = imagenet.onnx.run(np.stack([prepared.tensor]))
+    prepared = imagenet.prepare(load_image((PHOTOS / "chelsea.jpg").read_bytes(), Limits()))
+    outputs = imagenet.session.run(np.stack([prepared.tensor]))
     features, logits = outputs["features"], outputs["logits"]
     assert features.shape == (1, 1280, 9, 9)
     assert logits.shape == (1, 1000)
@@ -84,10 +85,10 @@ def test_features_give_a_class_activation_map_on_the_cat(imagenet: ServedModel) 
 
 def test_batches_keep_one_feature_map_per_image(imagenet: ServedModel) -> None:
     tensors = [
-        imagenet.prepare((PHOTOS / photo).read_bytes(), Limits()).tensor
+        imagenet.prepare(load_image((PHOTOS / photo).read_bytes(), Limits())).tensor
         for photo in ("chelsea.jpg", "coffee.jpg")
     ]
-    batch = imagenet.onnx.run(np.stack(tensors))
-    single = imagenet.onnx.run(np.stack(tensors[1:]))
+    batch = imagenet.session.run(np.stack(tensors))
+    single = imagenet.session.run(np.stack(tensors[1:]))
     assert batch["features"].shape == (2, 1280, 9, 9)
     np.testing.assert_allclose(batch["logits"][1], single["logits"][0], atol=1e-4)
