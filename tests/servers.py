@@ -3,9 +3,10 @@ models, so it is never 'ready'), with its output kept in a log file."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +21,24 @@ class RunningServer:
 
 
 @contextmanager
-def fovea_server(repository: Path, log_dir: Path, **env: str) -> Iterator[RunningServer]:
+def untraced() -> Iterator[None]:
+    """Processes started inside run without coverage tracing, which slows Python code (not the
+    model) several times over: for tests that compare the timing of the two."""
+    saved = os.environ.pop("COVERAGE_PROCESS_CONFIG", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["COVERAGE_PROCESS_CONFIG"] = saved
+
+
+@contextmanager
+def fovea_server(
+    repository: Path, log_dir: Path, traced: bool = True, **env: str
+) -> Iterator[RunningServer]:
     log_path = log_dir / "server.log"
     with (
+        nullcontext() if traced else untraced(),
         log_path.open("wb") as log,
         serving(repository, env=env, output=log, ready_path="/health/live", timeout_s=30) as (
             url,

@@ -48,7 +48,7 @@ def _burst(url: str, rounds: int) -> list[tuple[int, float, str | None]]:
 def fresh(model_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A server of its own: what this test measures is memory after bursts, not what the other
     reliability tests left in the shared server's heap."""
-    with fovea_server(model_repo, tmp_path_factory.mktemp("overload")) as server:
+    with fovea_server(model_repo, tmp_path_factory.mktemp("overload"), traced=False) as server:
         yield server
 
 

@@ -1,7 +1,7 @@
 """Screenshots of every page for the README: `python -m tests.ui.screenshots [folder]`.
 
-Runs the bundled models, plus the test suite's tiny colour classifier (no classifier ships, and
-the Classification page needs one), then drives each page in headless Chromium.
+Runs the bundled models, plus the test suite's tiny colour classifier (see `demo_repository`),
+then drives each page in headless Chromium.
 """
 
 from __future__ import annotations
@@ -14,37 +14,15 @@ from pathlib import Path
 from PIL import Image
 from playwright.sync_api import Page, sync_playwright
 
-from tests import onnx_models
-from tests.helpers import write_model
 from tests.ui.browser import CHROMIUM_ARGS, choose, find_chromium, wait_idle
-from tests.ui.servers import api_server, ui_server
+from tests.ui.servers import api_server, demo_repository, ui_server
 
-BUNDLED = Path(__file__).parents[2] / "src" / "fovea" / "bundled_models"
 PHOTOS = Path(__file__).parents[1] / "fixtures" / "photos"
 WIDTH, HEIGHT = 1400, 900
 CONTENT_HEIGHT = """() => {
     const block = document.querySelector('[data-testid="stMainBlockContainer"]');
     return Math.ceil(block.getBoundingClientRect().top + block.scrollHeight);
 }"""
-CLASSIFIER = """
-task = "classify"
-decoder = "softmax"
-labels = ["red", "green", "blue"]
-[input]
-size = [32, 32]
-resize = "stretch"
-"""
-
-
-def repository(root: Path) -> Path:
-    models = root / "models"
-    models.mkdir()
-    for folder in sorted(BUNDLED.iterdir()):
-        if (folder / "model.toml").exists():
-            (models / folder.name).symlink_to(folder)
-    onnx = onnx_models.colour_classifier(root / "colour.onnx")
-    write_model(models, "colour-classifier", CLASSIFIER, {"1": onnx})
-    return models
 
 
 def open_page(page: Page, url: str, title: str) -> None:
@@ -109,7 +87,7 @@ def main(out: Path) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         with (
-            api_server(repository(root), root) as api,
+            api_server(demo_repository(root), root) as api,
             ui_server(api, root) as ui,
             sync_playwright() as playwright,
         ):

@@ -17,6 +17,19 @@ from pathlib import Path
 
 import httpx
 
+from tests import onnx_models
+from tests.helpers import write_model
+
+BUNDLED = Path(__file__).parents[2] / "src" / "fovea" / "bundled_models"
+CLASSIFIER = """
+task = "classify"
+decoder = "softmax"
+labels = ["red", "green", "blue"]
+[input]
+size = [32, 32]
+resize = "stretch"
+"""
+
 
 class StartFailed(RuntimeError):
     """A server did not answer in time; the message carries its log."""
@@ -31,6 +44,19 @@ def free_port() -> int:
 def closed_port_url() -> str:
     """A URL nothing listens on (the port was free a moment ago)."""
     return f"http://127.0.0.1:{free_port()}"
+
+
+def demo_repository(root: Path) -> Path:
+    """root/models: the bundled models, plus the test suite's tiny colour classifier (no
+    classifier ships, and the Classification page needs one)."""
+    models = root / "models"
+    models.mkdir()
+    for folder in sorted(BUNDLED.iterdir()):
+        if (folder / "model.toml").exists():
+            (models / folder.name).symlink_to(folder)
+    onnx = onnx_models.colour_classifier(root / "colour.onnx")
+    write_model(models, "colour-classifier", CLASSIFIER, {"1": onnx})
+    return models
 
 
 @contextmanager

@@ -1,5 +1,5 @@
 """The whole path in a real browser: API and UI as subprocesses, Debian's Chromium driven
-headless by Playwright, a real photo uploaded through the page, the detections table read back."""
+headless by Playwright; the tests read back what a user sees: tables, captions and pictures."""
 
 from __future__ import annotations
 
@@ -9,12 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from PIL import Image
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
-from tests.ui.browser import CHROMIUM_ARGS, choose, find_chromium
-from tests.ui.servers import api_server, ui_server
+from fovea.ui.widgets import SAMPLES
+from tests.helpers import encode
+from tests.ui.browser import CHROMIUM_ARGS, choose, find_chromium, wait_idle
+from tests.ui.servers import api_server, demo_repository, ui_server
 
-PHOTOS = Path(__file__).parents[1] / "fixtures" / "photos"
+# Resolves once the picture has loaded and decoded (rejects for a broken one): its natural size.
+NATURAL_SIZE = "async img => { await img.decode(); return [img.naturalWidth, img.naturalHeight]; }"
 
 
 def chromium_path() -> str:
@@ -28,8 +32,8 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="module")
 def ui_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    logs = tmp_path_factory.mktemp("browser-servers")
-    with api_server(None, logs) as api, ui_server(api, logs) as ui:
+    root = tmp_path_factory.mktemp("browser-servers")
+    with api_server(demo_repository(root), root) as api, ui_server(api, root) as ui:
         yield ui
 
 
@@ -50,16 +54,56 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-def test_upload_a_photo_and_read_the_detections(page: Page, ui_url: str, tmp_path: Path) -> None:
-    page.goto(ui_url)  # Predict is the default page
-    page.get_by_role("heading", name="Predict").wait_for()
-    page.get_by_label("API URL", exact=True).wait_for()
+def open_page(page: Page, url: str, title: str) -> None:
+    page.goto(url)
+    page.get_by_role("heading", name=title).wait_for()
+    wait_idle(page)
+
+
+def grid_cells(page: Page) -> Locator:
+    """Cells of the first st.dataframe: it draws on a canvas, its accessible grid holds the text."""
+    return page.get_by_test_id("stDataFrame").first.locator("[role=gridcell]")
+
+
+def picture_size(page: Page, caption: str | re.Pattern[str]) -> tuple[int, int]:
+    """The natural size of the st.image with this caption, once it has loaded."""
+    figure = page.get_by_test_id("stImage").filter(has_text=caption)
+    width, height = figure.locator("img").evaluate(NATURAL_SIZE)
+    return int(width), int(height)
+
+
+def test_predict_shows_the_cat_in_the_sample_photo(page: Page, ui_url: str) -> None:
+    open_page(page, ui_url, "Predict")  # the default page
     choose(page, "Model", "coco")
-    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(PHOTOS / "chelsea.jpg")
-    # st.dataframe draws on a canvas; its accessible grid carries the cell text.
-    cells = page.get_by_test_id("stDataFrame").first.locator("[role=gridcell]")
+    choose(page, "or try a sample photo", "chelsea.jpg")
+    cells = grid_cells(page)
     cells.filter(has_text=re.compile(r"^cat$")).first.wait_for(state="attached")
+    wait_idle(page)
     assert "cat" in cells.all_inner_texts()
-    page.get_by_text(re.compile(r"^chelsea.jpg: \d+ detections$")).wait_for()
-    page.screenshot(path=tmp_path / "predict.png", full_page=True)
-    assert (tmp_path / "predict.png").stat().st_size > 10_000
+    caption = page.get_by_text(re.compile(r"^chelsea\.jpg: \d+ detections$"))
+    found = int(caption.inner_text().split(": ")[1].split()[0])
+    texts = cells.all_inner_texts()
+    assert len(texts) == 6 * found  # label, score, x1, y1, x2, y2: one row per detection
+    # The annotated picture loaded, at the photo's own size (it fits the screen unscaled).
+    with Image.open(SAMPLES / "chelsea.jpg") as photo:
+        assert picture_size(page, re.compile(r"^chelsea\.jpg: ")) == photo.size
+    names = page.get_by_test_id("stDownloadButton").all_inner_texts()
+    assert names == ["Download JSON", "Download CSV", "Download annotated PNG"]
+
+
+def test_classification_shows_the_top_class_of_an_upload(
+    page: Page, ui_url: str, tmp_path: Path
+) -> None:
+    blue = tmp_path / "blue.png"
+    blue.write_bytes(encode(Image.new("RGB", (120, 80), (20, 30, 230))))
+    open_page(page, f"{ui_url}/classification", "Classification")
+    choose(page, "Model", "colour-classifier")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(blue)
+    page.get_by_test_id("stVegaLiteChart").wait_for()
+    cells = grid_cells(page)
+    cells.first.wait_for(state="attached")
+    wait_idle(page)
+    texts = cells.all_inner_texts()
+    assert texts[0] == "blue"  # the top row: label, then score
+    assert float(texts[1]) > 0.9
+    assert picture_size(page, "blue.png") == (120, 80)

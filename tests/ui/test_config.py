@@ -66,7 +66,7 @@ def test_ui_command_becomes_streamlit(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # The UI must work against a remote server: it talks HTTP through fovea.client only.
-SERVER_SIDE = ("fovea.runtime", "fovea.model", "fovea.repository", "fovea.service", "fovea.api")
+SERVER_SIDE = ("fovea.runtime", "fovea.models", "fovea.serving", "fovea.tasks", "fovea.api")
 
 
 def test_no_pages_folder_beside_the_app() -> None:

@@ -2,83 +2,101 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from fovea.client import APIError
+from fovea.core import Classes, Detections, Mask
 from fovea.ui import logic
+from fovea.wire import InputInfo, ModelInfo, Output, PredictResponse, Timing, output_of
+
+LABELS = ("cat", "dog", "person")
+Row = tuple[str, float] | tuple[str, float, list[float]]
 
 
-def det(label: str, score: float, class_id: int = 0, box: list[float] | None = None) -> Any:
-    return {"label": label, "class_id": class_id, "score": score, "box": box or [0, 0, 1, 1]}
+def dets(*rows: Row) -> Detections:
+    """Detections of (label, score[, xyxy]) rows, class ids from LABELS."""
+    boxes = [row[2] if len(row) == 3 else [0.0, 0.0, 1.0, 1.0] for row in rows]
+    ids = [LABELS.index(row[0]) for row in rows]
+    return Detections.build(boxes or np.zeros((0, 4)), [r[1] for r in rows], ids, LABELS)
 
 
-DETS = [det("dog", 0.9, 1), det("person", 0.8, 2), det("dog", 0.3, 1), det("cat", 0.1, 0)]
+DETS = dets(("dog", 0.9), ("person", 0.8), ("dog", 0.3), ("cat", 0.1))
 
 
 @pytest.mark.parametrize(
     ("threshold", "classes", "scores"),
     [
-        (0.05, None, [0.9, 0.8, 0.3, 0.1]),
-        (0.3, None, [0.9, 0.8, 0.3]),  # the threshold itself is kept
+        (0.05, (), [0.9, 0.8, 0.3, 0.1]),
+        (0.3, (), [0.9, 0.8, 0.3]),  # the threshold itself is kept
+        (0.9, (), [0.9]),  # also where float32 falls short of the decimal (0.9 -> 0.89999998)
         (0.31, [], [0.9, 0.8]),  # an empty class filter means every class
         (0.05, ["dog"], [0.9, 0.3]),
         (0.5, ["dog", "cat"], [0.9]),
-        (0.95, None, []),
+        (0.95, (), []),
         (0.05, ["zebra"], []),
     ],
 )
-def test_filter_detections(
-    threshold: float, classes: list[str] | None, scores: list[float]
-) -> None:
-    assert [d["score"] for d in logic.filter_detections(DETS, threshold, classes)] == scores
+def test_filter_detections(threshold: float, classes: list[str], scores: list[float]) -> None:
+    kept = logic.filter_detections(DETS, threshold, classes)
+    assert kept.score.tolist() == pytest.approx(scores)
+    assert kept.labels == LABELS
+
+
+def test_filter_detections_keeps_keypoints_and_tracks_in_step() -> None:
+    tracked = DETS.replace(
+        keypoints=np.arange(16, dtype=np.float32).reshape(4, 2, 2),
+        tracker_id=np.array([7, 8, 9, 10], np.int64),
+    )
+    kept = logic.filter_detections(tracked, 0.5, ["person"])
+    assert kept.tracker_id is not None
+    assert kept.keypoints is not None
+    assert (kept.class_name, kept.tracker_id.tolist()) == (["person"], [8])
+    assert kept.keypoints.tolist() == [[[4.0, 5.0], [6.0, 7.0]]]
 
 
 def test_filter_detections_of_nothing() -> None:
-    assert logic.filter_detections([], 0.05) == []
-
-
-def test_filtered_output_keeps_the_other_fields() -> None:
-    output = {"id": "a.jpg", "width": 10, "height": 5, "detections": DETS, "timing": {}}
-    kept = logic.filtered_output(output, 0.5, None)
-    assert kept == {**output, "detections": DETS[:2]}
-    assert output["detections"] == DETS  # the original is untouched
+    assert len(logic.filter_detections(Detections.empty(LABELS), 0.05, ["dog"])) == 0
 
 
 @pytest.mark.parametrize(
-    ("dets", "counts"),
+    ("found", "counts"),
     [
-        ([], {}),
+        (dets(), {}),
         (DETS, {"dog": 2, "cat": 1, "person": 1}),  # most first, ties by label
-        ([det("b", 1), det("a", 1)], {"a": 1, "b": 1}),
+        (dets(("person", 1.0), ("cat", 1.0)), {"cat": 1, "person": 1}),
     ],
 )
-def test_counts_per_class(dets: list[Any], counts: dict[str, int]) -> None:
-    assert logic.counts_per_class(dets) == counts
-    assert list(logic.counts_per_class(dets)) == list(counts)
+def test_counts_per_class(found: Detections, counts: dict[str, int]) -> None:
+    assert logic.counts_per_class(found) == counts
+    assert list(logic.counts_per_class(found)) == list(counts)
 
 
 def test_labels_present() -> None:
-    outputs = [{"detections": DETS[:2]}, {"detections": DETS[3:]}, {"detections": None}]
-    assert logic.labels_present(outputs) == ["cat", "dog", "person"]
+    assert logic.labels_present([DETS[:2], DETS[3:], dets()]) == ["cat", "dog", "person"]
 
 
 def test_detection_rows_round_for_reading() -> None:
-    rows = logic.detection_rows([det("dog", 0.87654, 1, [1.04, 2.06, 300.55, 400.0])])
+    rows = logic.detection_rows(dets(("dog", 0.87654, [1.04, 2.06, 300.55, 400.0])))
     assert rows == [
         {"label": "dog", "score": 0.877, "x1": 1.0, "y1": 2.1, "x2": 300.6, "y2": 400.0}
     ]
 
 
-def test_detections_csv() -> None:
+def test_detection_rows_of_nothing() -> None:
+    assert logic.detection_rows(dets()) == []
+
+
+def test_detections_csv_rounds_as_the_api_does() -> None:
     per_image = {
-        "a.jpg": [det("dog", 0.9, 1, [1, 2, 3, 4])],
-        "b.jpg": [],
-        "c, d.jpg": [det("cat", 0.5, 0, [5.5, 6, 7, 8])],
+        "a.jpg": dets(("dog", 0.9, [1, 2, 3, 4])),
+        "b.jpg": dets(),
+        "c, d.jpg": dets(("cat", 0.123456, [5.5, 6.006, 7, 8])),
     }
     assert logic.detections_csv(per_image) == (
         "image,label,class_id,score,x1,y1,x2,y2\n"
-        "a.jpg,dog,1,0.9,1,2,3,4\n"
-        '"c, d.jpg",cat,0,0.5,5.5,6,7,8\n'
+        "a.jpg,dog,1,0.9,1.0,2.0,3.0,4.0\n"
+        '"c, d.jpg",cat,0,0.12346,5.5,6.01,7.0,8.0\n'
     )
 
 
@@ -87,13 +105,14 @@ def test_detections_csv_of_nothing_is_the_header() -> None:
 
 
 def test_batch_counts() -> None:
-    rows = logic.batch_counts({"a.jpg": DETS[:3], "b.jpg": [], "c.jpg": [det("cat", 0.5)]})
+    rows = logic.batch_counts({"a.jpg": DETS[:3], "b.jpg": dets(), "c.jpg": dets(("cat", 0.5))})
     assert rows == [
         {"image": "a.jpg", "dog": 2, "cat": 0, "person": 1, "total": 3},
         {"image": "b.jpg", "dog": 0, "cat": 0, "person": 0, "total": 0},
         {"image": "c.jpg", "dog": 0, "cat": 1, "person": 0, "total": 1},
         {"image": "all images", "dog": 2, "cat": 1, "person": 1, "total": 4},
     ]
+    assert list(rows[-1]) == ["image", "dog", "cat", "person", "total"]
 
 
 def test_batch_counts_of_nothing() -> None:
@@ -102,33 +121,36 @@ def test_batch_counts_of_nothing() -> None:
 
 @pytest.mark.parametrize(
     ("timing", "total"),
-    [({}, 0.0), ({"decode": 1.04, "infer": 12.0, "queue": 0.0}, 13.0), ({"infer": 0.26}, 0.3)],
+    [(Timing(), 0.0), (Timing(decode=1.04, infer=12.0), 13.0), (Timing(infer=0.26), 0.3)],
 )
-def test_timing_total(timing: dict[str, float], total: float) -> None:
+def test_timing_total(timing: Timing, total: float) -> None:
     assert logic.timing_total(timing) == total
 
 
 def test_top_k_rows() -> None:
-    classes = [
-        {"label": "red", "class_id": 0, "score": 0.7},
-        {"label": "blue", "class_id": 2, "score": 0.2},
-        {"label": "green", "class_id": 1, "score": 0.1},
-    ]
+    classes = Classes(
+        np.array([0, 2, 1], np.int64), np.array([0.7, 0.2, 0.1], np.float32), ("red", "green")
+    )
     assert logic.top_k_rows(classes, 2) == [
-        {"label": "red", "score": 0.7},
-        {"label": "blue", "score": 0.2},
+        {"label": "red", "score": 0.7},  # rounded as the API rounds, not float32's 0.699999...
+        {"label": "2", "score": 0.2},  # an id outside the labels reads as its number
     ]
     assert logic.top_k_rows(classes, 10) == logic.top_k_rows(classes, 3)
-    assert logic.top_k_rows([], 5) == []
+    empty = Classes(np.zeros(0, np.int64), np.zeros(0, np.float32))
+    assert logic.top_k_rows(empty, 5) == []
+
+
+def model(name: str, status: str, task: str | None, **extra: Any) -> ModelInfo:
+    return ModelInfo.model_validate({"name": name, "status": status, "task": task, **extra})
 
 
 MODELS = [
-    {"name": "a", "status": "ready", "task": "detect", "postprocess": {"score_threshold": 0.4}},
-    {"name": "b", "status": "failed", "task": "detect", "error": "boom"},
-    {"name": "c", "status": "ready", "task": "segment"},
-    {"name": "d", "status": "failed", "task": None},
-    {"name": "e", "status": "loading", "task": "detect"},
-    {"name": "f", "status": "ready", "task": "detect", "postprocess": {"score_threshold": 0.01}},
+    model("a", "ready", "detect", postprocess={"score_threshold": 0.4}),
+    model("b", "failed", "detect", error="boom"),
+    model("c", "ready", "segment"),
+    model("d", "failed", None),
+    model("e", "loading", "detect"),
+    model("f", "ready", "detect", postprocess={"score_threshold": 0.01}),
 ]
 
 
@@ -140,32 +162,27 @@ def test_ready_models(task: str, names: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "threshold"),
-    [("a", 0.4), ("b", 0.25), ("f", logic.REQUEST_FLOOR), ("nope", 0.25)],
+    ("name", "threshold"), [("a", 0.4), ("b", 0.25), ("f", logic.REQUEST_FLOOR)]
 )
 def test_default_threshold(name: str, threshold: float) -> None:
     assert logic.default_threshold(logic.model_info(MODELS, name)) == threshold
 
 
 def test_model_rows() -> None:
-    ready = {
-        "name": "coco",
-        "status": "ready",
-        "task": "detect",
-        "decoder": "nanodet",
-        "labels": ["person", "cat"],
-        "versions": ["1", "2"],
-        "default_version": "2",
-        "input": {
-            "size": [416, 416],
-            "resize": "letterbox",
-            "layout": "NCHW",
-            "color": "BGR",
-            "dtype": "float32",
-        },
-        "load_ms": 12.5,
-    }
-    broken = {"name": "bad", "status": "failed", "error": "no model.onnx"}
+    ready = model(
+        "coco",
+        "ready",
+        "detect",
+        decoder="nanodet",
+        labels=["person", "cat"],
+        versions=["1", "2"],
+        default_version="2",
+        input=InputInfo(
+            size=[416, 416], resize="letterbox", layout="NCHW", color="BGR", dtype="float32"
+        ),
+        load_ms=12.5,
+    )
+    broken = model("bad", "failed", None, error="no model.onnx")
     assert logic.model_rows([ready, broken]) == [
         {
             "model": "coco",
@@ -192,17 +209,59 @@ def test_model_rows() -> None:
     ]
 
 
-def test_mask_legend() -> None:
-    mask = {
-        "labels": ["background", "person", "sky"],
-        "fractions": {"background": 0.25, "person": 0.75},
-    }
-    rows = logic.mask_legend(mask, [(0, 0, 0), (230, 25, 75)])
-    assert rows == [
+def test_mask_legend_gives_the_annotator_colours() -> None:
+    mask = Mask(np.array([[0, 1, 1, 1]], np.uint8), ("background", "person", "sky"))
+    assert logic.mask_legend(mask) == [
         {"label": "background", "colour": "#000000", "share": 0.25},
         {"label": "person", "colour": "#e6194b", "share": 0.75},
-        {"label": "sky", "colour": "#000000", "share": 0.0},  # no palette entry, no pixels
+        {"label": "sky", "colour": "#3cb44b", "share": 0.0},  # no pixels, still listed
     ]
+
+
+def test_mask_legend_names_classes_beyond_the_labels() -> None:
+    mask = Mask(np.array([[0, 1]], np.uint8), ("background",))
+    assert [r["label"] for r in logic.mask_legend(mask)] == ["background", "1"]
+
+
+def test_mask_png_is_the_api_palette_png() -> None:
+    mask = Mask(np.array([[0, 1]], np.uint8), ("background", "red"))
+    output = output_of("m.png", mask, (2, 1), {})
+    png = logic.mask_png(output)
+    assert png.startswith(b"\x89PNG")
+    again = Output.model_validate({**output.model_dump(), "mask": None})
+    assert logic.mask_png(again) == b""
+
+
+def response(name: str, found: Detections, size_wh: tuple[int, int] = (10, 5)) -> PredictResponse:
+    output = output_of(name, found, size_wh, {"infer": 1.5})
+    return PredictResponse(model="m", version="1", task="detect", outputs=[output])
+
+
+def test_combined_response_holds_what_is_shown() -> None:
+    responses = {"a.jpg": response("a.jpg", DETS), "b.jpg": response("b.jpg", dets(), (4, 4))}
+    combined = logic.combined_response(responses, {"a.jpg": DETS[:1], "b.jpg": dets()})
+    assert (combined.model, combined.version, combined.task) == ("m", "1", "detect")
+    assert [o.id for o in combined.outputs] == ["a.jpg", "b.jpg"]
+    assert [o.width for o in combined.outputs] == [10, 4]
+    assert combined.outputs[0].timing.infer == 1.5
+    sent = responses["a.jpg"].outputs[0].detections
+    assert sent is not None
+    assert len(sent) == 4  # the answer itself is untouched
+    assert combined.outputs[0].detections == sent[:1]  # what is shown, exactly as the API wrote
+    assert combined.outputs[1].detections == []
+
+
+def test_response_json_leaves_out_what_the_api_leaves_out() -> None:
+    body = logic.response_json(response("a.jpg", DETS[:1]))
+    [output] = body["outputs"]
+    assert set(output) == {"id", "width", "height", "detections", "timing"}
+    assert output["detections"][0] == {
+        "label": "dog",
+        "class_id": 1,
+        "score": 0.9,
+        "box": [0.0, 0.0, 1.0, 1.0],
+        "bbox_norm": [0.0, 0.0, 0.1, 0.2],
+    }
 
 
 @pytest.mark.parametrize(
@@ -247,19 +306,3 @@ def test_not_fovea_message() -> None:
 )
 def test_unique_names(names: list[str], unique: list[str]) -> None:
     assert logic.unique_names(names) == unique
-
-
-def test_combined_response() -> None:
-    body = {"model": "m", "version": "1", "task": "detect", "errors": {}}
-    bodies = {
-        "a.jpg": {**body, "outputs": [{"id": "a.jpg", "detections": DETS}]},
-        "b.jpg": {**body, "outputs": [{"id": "b.jpg", "detections": []}]},
-    }
-    combined = logic.combined_response(bodies, {"a.jpg": DETS[:1], "b.jpg": []})
-    assert combined == {
-        "model": "m",
-        "version": "1",
-        "task": "detect",
-        "outputs": [{"id": "a.jpg", "detections": DETS[:1]}, {"id": "b.jpg", "detections": []}],
-        "errors": {},
-    }

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Element
 
 from fovea.client import Client
 from fovea.ui import launch
@@ -58,6 +59,10 @@ def rows(app: AppTest, index: int = 0) -> list[dict[str, Any]]:
     return list(app.dataframe[index].value.to_dict("records"))
 
 
+def download_labels(app: AppTest) -> list[str]:
+    return [str(b.proto.label) for b in app.get("download_button") if isinstance(b, Element)]
+
+
 def test_predict_filters_client_side(
     open_page: Callable[[str], AppTest], predict_posts: list[httpx.Request]
 ) -> None:
@@ -77,9 +82,8 @@ def test_predict_filters_client_side(
     assert [r["label"] for r in rows(app)] == ["dog", "person", "cat"]
     app.multiselect(key="predict_yolov8-test_classes").set_value(["person"]).run()
     assert [r["label"] for r in rows(app)] == ["person"]
-    assert len(images(app)) == 1
-    downloads = [b.label for b in app.get("download_button")]
-    assert downloads == ["Download JSON", "Download CSV", "Download annotated PNG"]
+    assert [i.proto.imgs[0].caption for i in images(app)] == ["photo.jpg: 1 detections"]
+    assert download_labels(app) == ["Download JSON", "Download CSV", "Download annotated PNG"]
     # One request, at the floor, named after the upload; the widgets only filtered its answer.
     assert len(predict_posts) == 1
     assert predict_posts[0].url.params["score_threshold"] == "0.05"
@@ -160,6 +164,29 @@ def test_classification_top_k(open_page: Callable[[str], AppTest]) -> None:
     assert len(app.get("vega_lite_chart")) == 1
 
 
+def ask_a_detector_for_classes() -> None:
+    """Run by AppTest as a script of its own (so it imports what it uses)."""
+    import streamlit as st
+
+    from fovea.core import Classes
+    from fovea.ui import api
+    from tests.helpers import image_bytes
+
+    answer = api.predict("yolov8-test", "a.jpg", image_bytes((64, 64)), Classes)
+    st.write(answer.message if isinstance(answer, api.Failure) else "answered")
+
+
+def test_an_answer_of_another_result_type_is_a_failure(
+    synthetic_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FOVEA_API_URL", synthetic_api)
+    app = AppTest.from_function(ask_a_detector_for_classes, default_timeout=30).run()
+    assert not app.exception
+    assert [m.value for m in app.markdown] == [
+        "The model answered with Detections, where this page shows Classes."
+    ]
+
+
 def test_pages_explain_a_missing_model(
     model_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -190,11 +217,11 @@ def test_models_page_shows_each_load_error(
     app = open_page("models")
     with Client(synthetic_api) as client:
         listed = client.models()
-    failed = [m for m in listed if m["status"] == "failed"]
+    failed = [m for m in listed if m.status == "failed"]
     assert [e.value for e in app.error] == [
-        f"**{m['name']}** failed to load: {m['error']}" for m in failed
+        f"**{m.name}** failed to load: {m.error}" for m in failed
     ]
-    assert [r["model"] for r in rows(app)] == [m["name"] for m in listed]
+    assert [r["model"] for r in rows(app)] == [m.name for m in listed]
     assert {r["model"]: r["status"] for r in rows(app)}["broken-onnx"] == "failed"
 
 

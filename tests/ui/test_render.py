@@ -1,16 +1,21 @@
+"""Pictures the UI shows: decoding and fitting, results mapped onto the fitted copy, and the
+annotators drawing there, checked by pixel."""
+
 from __future__ import annotations
 
-import base64
 import io
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from fovea.core import Detections, Mask
 from fovea.ui import render
+from fovea.vision.annotators import MaskAnnotator, annotate, class_colour
 from tests.helpers import encode
 
 WHITE = (255, 255, 255)
+GREY = (100, 100, 100)
 
 
 def test_open_image_applies_exif_orientation() -> None:
@@ -28,14 +33,6 @@ def test_open_image_of_undecodable_bytes_is_none(data: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    ("class_id", "colour"),
-    [(0, (230, 25, 75)), (1, (60, 180, 75)), (19, (128, 128, 128)), (20, (230, 25, 75))],
-)
-def test_class_colour_matches_the_server_palette(class_id: int, colour: tuple[int, ...]) -> None:
-    assert render.class_colour(class_id) == colour
-
-
-@pytest.mark.parametrize(
     ("size_wh", "max_side", "fitted_wh"),
     [
         ((1000, 600), 500, (500, 300)),
@@ -43,6 +40,7 @@ def test_class_colour_matches_the_server_palette(class_id: int, colour: tuple[in
         ((400, 300), 500, (400, 300)),
         ((1000, 600), None, (1000, 600)),
         ((1000, 1), 10, (10, 1)),
+        ((1, 1), 10, (1, 1)),
     ],
 )
 def test_fit(size_wh: tuple[int, int], max_side: int | None, fitted_wh: tuple[int, int]) -> None:
@@ -52,74 +50,93 @@ def test_fit(size_wh: tuple[int, int], max_side: int | None, fitted_wh: tuple[in
     assert fitted is not image
 
 
-def detection(box: list[float], class_id: int = 0, **extra: object) -> dict[str, object]:
-    return {"label": "cat", "class_id": class_id, "score": 0.5, "box": box, **extra}
-
-
-def test_draw_detections_outlines_each_box_on_a_copy() -> None:
-    image = Image.new("RGB", (100, 100), WHITE)
-    out = render.draw_detections(image, [detection([10, 40, 50, 80], class_id=1)])
-    assert out.getpixel((10, 60)) == (60, 180, 75)  # left edge, class 1's colour
-    assert out.getpixel((30, 60)) == WHITE  # inside stays clear
-    assert out.getpixel((30, 35)) == (60, 180, 75)  # the tag sits above the box
-    assert image.getpixel((10, 60)) == WHITE
-
-
-def test_draw_detections_scales_boxes_onto_a_resized_picture() -> None:
-    image = render.fit(Image.new("RGB", (200, 100), WHITE), 100)
-    out = render.draw_detections(image, [detection([100, 40, 180, 90])], scale=0.5)
-    assert out.size == (100, 50)
-    assert out.getpixel((50, 35)) == (230, 25, 75)  # x 100 -> 50
-    assert out.getpixel((70, 35)) == WHITE
-
-
-def test_draw_detections_marks_keypoints() -> None:
-    image = Image.new("RGB", (100, 100), WHITE)
-    out = render.draw_detections(image, [detection([10, 40, 90, 90], keypoints=[[50, 60]])])
-    assert out.getpixel((50, 60)) == (230, 25, 75)
-
-
-def test_draw_nothing_is_a_plain_copy() -> None:
-    image = Image.new("RGB", (8, 8), WHITE)
-    assert np.array_equal(np.asarray(render.draw_detections(image, [])), np.asarray(image))
-
-
-def mask_json(class_ids: list[list[int]], colours: list[int]) -> dict[str, object]:
-    png = Image.new("P", (len(class_ids[0]), len(class_ids)))
-    png.putdata([v for row in class_ids for v in row])
-    png.putpalette(colours)
-    buffer = io.BytesIO()
-    png.save(buffer, format="PNG")
-    return {"png": base64.b64encode(buffer.getvalue()).decode("ascii")}
-
-
-def test_decode_mask_reads_class_ids_and_palette() -> None:
-    png = render.decode_mask(mask_json([[0, 1], [2, 1]], [0, 0, 0, 200, 0, 0, 0, 0, 200]))
-    assert png.mode == "P"
-    assert np.asarray(png).tolist() == [[0, 1], [2, 1]]
-    assert render.mask_colours(png, 3) == [(0, 0, 0), (200, 0, 0), (0, 0, 200)]
+def boxes(
+    *xyxy: list[float], class_id: int = 0, keypoints: list[list[list[float]]] | None = None
+) -> Detections:
+    return Detections.build(
+        list(xyxy) or np.zeros((0, 4)),
+        [0.5] * len(xyxy),
+        [class_id] * len(xyxy),
+        ("cat", "dog"),
+        keypoints,
+    )
 
 
 @pytest.mark.parametrize(
-    ("opacity", "pixel"),
-    [(0.0, (100, 100, 100)), (0.5, (150, 50, 50)), (1.0, (200, 0, 0))],
+    ("xyxy", "scale", "expected"),
+    [
+        ([[100, 40, 180, 90]], 0.5, [[50, 20, 90, 45]]),
+        ([[100, 40, 180, 90], [0, 0, 10, 10]], 1.0, [[100, 40, 180, 90], [0, 0, 10, 10]]),
+        ([[3, 6, 9, 12]], 1 / 3, [[1, 2, 3, 4]]),
+        ([], 0.5, []),
+    ],
 )
-def test_overlay_mask_blends_classes_above_zero(opacity: float, pixel: tuple[int, ...]) -> None:
-    png = render.decode_mask(mask_json([[0, 1]], [0, 0, 0, 200, 0, 0]))
-    image = Image.new("RGB", (2, 1), (100, 100, 100))
-    out = render.overlay_mask(image, png, opacity)
-    assert out.getpixel((0, 0)) == (100, 100, 100)  # class 0 stays clear
-    assert out.getpixel((1, 0)) == pixel
+def test_scaled_maps_boxes_onto_the_fitted_copy(
+    xyxy: list[list[float]], scale: float, expected: list[list[float]]
+) -> None:
+    dets = boxes(*xyxy)
+    moved = render.scaled(dets, scale)
+    np.testing.assert_allclose(moved.xyxy, np.reshape(expected, (-1, 4)), rtol=1e-6)
+    assert moved.xyxy.dtype == np.float32
+    assert (moved.class_name, moved.score.tolist()) == (dets.class_name, dets.score.tolist())
+    np.testing.assert_array_equal(dets.xyxy, np.reshape(xyxy, (-1, 4)))  # untouched
 
 
-def test_overlay_mask_resizes_the_mask_to_the_picture() -> None:
-    png = render.decode_mask(mask_json([[0, 1]], [0, 0, 0, 200, 0, 0]))
-    out = render.overlay_mask(Image.new("RGB", (4, 2), (100, 100, 100)), png, 1.0)
-    assert out.getpixel((1, 1)) == (100, 100, 100)
-    assert out.getpixel((2, 1)) == (200, 0, 0)
+def test_scaled_maps_keypoints_too() -> None:
+    dets = boxes([0, 0, 100, 100], keypoints=[[[40, 60], [10, 0]]])
+    moved = render.scaled(dets, 0.25)
+    assert moved.keypoints is not None
+    assert moved.keypoints.tolist() == [[[10, 15], [2.5, 0]]]
+    assert render.scaled(boxes([0, 0, 4, 4]), 0.5).keypoints is None
 
 
 def test_png_bytes_round_trip() -> None:
     image = Image.new("RGB", (3, 2), (1, 2, 3))
     again = Image.open(io.BytesIO(render.png_bytes(image)))
     assert (again.format, again.size, again.getpixel((2, 1))) == ("PNG", (3, 2), (1, 2, 3))
+
+
+def pixels(image: Image.Image, xyxy: tuple[int, int, int, int]) -> set[tuple[int, ...]]:
+    """Every colour inside a region (x1, y1, x2, y2), ends excluded."""
+    region = np.asarray(image.crop(xyxy)).reshape(-1, 3)
+    return {tuple(int(v) for v in rgb) for rgb in region}
+
+
+def test_boxes_drawn_on_the_fitted_copy_land_where_the_scaled_result_says() -> None:
+    fitted = render.fit(Image.new("RGB", (200, 100), WHITE), 100)
+    out = annotate(fitted, render.scaled(boxes([100, 40, 180, 90], class_id=1), 0.5))
+    green = class_colour(1)
+    assert out.size == (100, 50)
+    assert out.getpixel((50, 35)) == green  # left edge: x 100 -> 50
+    assert out.getpixel((89, 35)) == green  # right edge: x 180 -> 90, drawn inside
+    assert out.getpixel((70, 35)) == WHITE  # inside stays clear
+    assert green in pixels(out, (50, 0, 90, 20))  # the tag sits above the box
+    assert fitted.getpixel((50, 35)) == WHITE  # drawn on a copy
+
+
+def test_keypoints_drawn_on_the_fitted_copy() -> None:
+    fitted = render.fit(Image.new("RGB", (200, 200), WHITE), 100)
+    dets = boxes([20, 100, 180, 190], keypoints=[[[120, 160]]])
+    out = annotate(fitted, render.scaled(dets, 0.5))
+    assert out.getpixel((60, 80)) == class_colour(0)
+    assert out.getpixel((60, 70)) == WHITE
+
+
+def test_nothing_to_draw_is_a_plain_copy() -> None:
+    image = Image.new("RGB", (8, 8), WHITE)
+    out = annotate(image, render.scaled(boxes(), 0.5))
+    assert np.array_equal(np.asarray(out), np.asarray(image))
+
+
+@pytest.mark.parametrize(
+    ("opacity", "pixel"),
+    [(0.0, GREY), (0.5, (165, 62, 87)), (1.0, (230, 25, 75))],
+)
+def test_mask_overlay_on_the_fitted_copy(opacity: float, pixel: tuple[int, int, int]) -> None:
+    # A full-size mask (left half background, right half class 1) over a picture half as big.
+    mask = Mask(np.repeat(np.array([[0, 0, 1, 1]], np.uint8), 2, axis=0), ("background", "red"))
+    fitted = render.fit(Image.new("RGB", (4, 2), GREY), 2)
+    out = MaskAnnotator(opacity=opacity).annotate(fitted, mask)
+    assert out.size == (2, 1)
+    assert out.getpixel((0, 0)) == GREY  # class 0 stays clear
+    assert out.getpixel((1, 0)) == pixel

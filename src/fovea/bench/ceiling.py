@@ -7,8 +7,8 @@ from __future__ import annotations
 import multiprocessing
 import time
 from dataclasses import dataclass
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from fovea.models import Repository
 from fovea.runtime.memory import tune_malloc

@@ -158,6 +158,11 @@ class Mask:
 
     def __post_init__(self) -> None:
         _check("class_map_hw", self.class_map_hw, (None, None), np.uint8)
+        if self.class_map_hw.size and int(self.class_map_hw.max()) >= self.num_classes:
+            raise ValueError(
+                f"class_map_hw: class {int(self.class_map_hw.max())} has no label; "
+                f"labels are {list(self.labels)}"
+            )
         if self.probability_hw is not None:
             _check("probability_hw", self.probability_hw, self.class_map_hw.shape, np.float32)
 

@@ -1,5 +1,6 @@
-"""The UI's side of the API: one `fovea.client.Client` per URL, answers remembered per session
-so a widget change never repeats a request, and API failures shown as messages, not tracebacks.
+"""The UI's side of the API: one `fovea.client.Client` per URL, typed answers remembered per
+session so a widget change never repeats a request, and API failures shown as messages, not
+tracebacks.
 """
 
 from __future__ import annotations
@@ -8,32 +9,37 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Generic, TypeVar
 
 import httpx
 import streamlit as st
 
-from fovea.client import APIError, Client, predict_request, read_json
+from fovea.client import APIError, Client, predict_request, read_as
+from fovea.core import Classes, Detections, Mask, Params, Result
 from fovea.ui import logic
 from fovea.ui.config import UISettings, load_settings
+from fovea.wire import ModelInfo, Output, PredictResponse, Readiness
 
 T = TypeVar("T")
-Json = dict[str, Any]
+R = TypeVar("R", Detections, Classes, Mask)
+MemoKey = tuple[str, str, str, str, Params]
 _MEMO_KEY = "_fovea_answers"
 _MEMO_SIZE = 256  # answers kept per session; a batch of uploads is well below this
 _RETRYABLE = {401, 403, 408, 429}  # a key, time or rate problem: worth asking again
 
 
 @dataclass(frozen=True)
-class Answer:
-    """One image's predict response, with the round trip seen from the UI."""
+class Answer(Generic[R]):
+    """One image's predict response, its result as a core type, and the round trip seen from
+    the UI."""
 
-    body: Json
+    response: PredictResponse
+    result: R
     round_trip_ms: float
 
     @property
-    def output(self) -> Json:
-        return dict(self.body["outputs"][0])
+    def output(self) -> Output:
+        return self.response.outputs[0]
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,15 @@ class Failure:
 
     message: str
     final: bool = False
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """What the memo keeps: the response, converted once, whatever its result type."""
+
+    response: PredictResponse
+    result: Result
+    round_trip_ms: float
 
 
 def settings() -> UISettings:
@@ -74,29 +89,30 @@ def failure_of(error: Exception) -> Failure:
 
 def call(fn: Callable[[Client], T]) -> T | Failure:
     """fn(client), or a Failure for an API error, a server that cannot be reached, or one whose
-    answer is not Fovea's JSON (ValueError, KeyError: another service at that URL)."""
+    answer is not Fovea's JSON (a ValueError, as pydantic's ValidationError is: another service
+    at that URL)."""
     try:
         return fn(client())
-    except (APIError, httpx.HTTPError, httpx.InvalidURL, ValueError, KeyError) as error:
+    except (APIError, httpx.HTTPError, httpx.InvalidURL, ValueError) as error:
         return failure_of(error)
 
 
 @st.cache_data(ttl=5, show_spinner=False)
-def _health(api_url: str, api_key: str | None) -> Json:
+def _health(api_url: str, api_key: str | None) -> Readiness:
     return _client(api_url, api_key).health()
 
 
 @st.cache_data(ttl=5, show_spinner=False)
-def _models(api_url: str, api_key: str | None) -> list[Json]:
+def _models(api_url: str, api_key: str | None) -> list[ModelInfo]:
     return _client(api_url, api_key).models()
 
 
-def health() -> Json | Failure:
+def health() -> Readiness | Failure:
     current = settings()
     return call(lambda _: _health(current.api_url, current.api_key))
 
 
-def models() -> list[Json] | Failure:
+def models() -> list[ModelInfo] | Failure:
     current = settings()
     return call(lambda _: _models(current.api_url, current.api_key))
 
@@ -107,24 +123,29 @@ def refresh() -> None:
     _models.clear()
 
 
-def predict(model: str, name: str, data: bytes, **params: Any) -> Answer | Failure:
-    """One image through a model, remembered for this session by URL, model, bytes and params."""
-    return _answer(_memo_key(model, name, data, params), model, name, data, params)
+def predict(
+    model: str, name: str, data: bytes, expect: type[R], params: Params | None = None
+) -> Answer[R] | Failure:
+    """One image through a model, remembered for this session by URL, model, bytes and params;
+    its result should be an `expect` (Detections, Classes or Mask)."""
+    params = params or Params()
+    return _typed(_reply(_memo_key(model, name, data, params), model, name, data, params), expect)
 
 
 def predict_many(
-    model: str, images: Sequence[tuple[str, bytes]], **params: Any
-) -> dict[str, Answer | Failure]:
+    model: str, images: Sequence[tuple[str, bytes]], expect: type[R], params: Params | None = None
+) -> dict[str, Answer[R] | Failure]:
     """Each image in its own request, with a progress bar while any is not yet answered."""
+    params = params or Params()
     keys = [_memo_key(model, name, data, params) for name, data in images]
     memo = _memo()
     todo = sum(key not in memo for key in keys)
     bar = st.progress(0.0, text=f"0 of {todo} images") if todo > 1 else None
-    answers: dict[str, Answer | Failure] = {}
+    answers: dict[str, Answer[R] | Failure] = {}
     done = 0
     for key, (name, data) in zip(keys, images, strict=True):
         fresh = key not in memo
-        answers[name] = _answer(key, model, name, data, params)
+        answers[name] = _typed(_reply(key, model, name, data, params), expect)
         done += fresh
         if bar is not None and fresh:
             bar.progress(done / todo, text=f"{done} of {todo} images")
@@ -133,35 +154,47 @@ def predict_many(
     return answers
 
 
-def _memo() -> dict[tuple[Any, ...], Answer | Failure]:
-    memo: dict[tuple[Any, ...], Answer | Failure] = st.session_state.setdefault(_MEMO_KEY, {})
+def _typed(reply: _Reply | Failure, expect: type[R]) -> Answer[R] | Failure:
+    if isinstance(reply, Failure):
+        return reply
+    if not isinstance(reply.result, expect):
+        got = type(reply.result).__name__
+        return Failure(f"The model answered with {got}, where this page shows {expect.__name__}.")
+    return Answer(reply.response, reply.result, reply.round_trip_ms)
+
+
+def _memo() -> dict[MemoKey, _Reply | Failure]:
+    memo: dict[MemoKey, _Reply | Failure] = st.session_state.setdefault(_MEMO_KEY, {})
     return memo
 
 
-def _answer(
-    key: tuple[Any, ...], model: str, name: str, data: bytes, params: Json
-) -> Answer | Failure:
+def _reply(key: MemoKey, model: str, name: str, data: bytes, params: Params) -> _Reply | Failure:
     memo = _memo()
     if key in memo:
         return memo[key]
     start = time.perf_counter()
-    body = call(lambda c: _predict_named(c, model, name, data, params))
-    if isinstance(body, Failure) and not body.final:
-        return body  # not remembered: the next rerun asks again
+    response = call(lambda c: _predict_named(c, model, name, data, params))
+    if isinstance(response, Failure) and not response.final:
+        return response  # not remembered: the next rerun asks again
     if len(memo) >= _MEMO_SIZE:
         memo.pop(next(iter(memo)))
     elapsed_ms = round((time.perf_counter() - start) * 1000, 1)
-    memo[key] = body if isinstance(body, Failure) else Answer(body, elapsed_ms)
+    if isinstance(response, Failure):
+        memo[key] = response
+    else:
+        memo[key] = _Reply(response, response.outputs[0].result(), elapsed_ms)
     return memo[key]
 
 
-def _memo_key(model: str, name: str, data: bytes, params: dict[str, Any]) -> tuple[Any, ...]:
+def _memo_key(model: str, name: str, data: bytes, params: Params) -> MemoKey:
     digest = hashlib.sha256(data).hexdigest()
-    return settings().api_url, model, name, digest, tuple(sorted(params.items()))
+    return settings().api_url, model, name, digest, params
 
 
-def _predict_named(client: Client, model: str, name: str, data: bytes, params: Json) -> Json:
+def _predict_named(
+    client: Client, model: str, name: str, data: bytes, params: Params
+) -> PredictResponse:
     """Client.predict, but the upload keeps its file name so the answer's id is that name."""
     request = predict_request(model, [data], params)
     request["files"] = [("files", (name, data))]
-    return dict(read_json(client.http.request(**request)))
+    return read_as(client.http.request(**request), PredictResponse)

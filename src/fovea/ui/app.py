@@ -34,10 +34,10 @@ def connection_banner() -> bool:
     if isinstance(health, api.Failure):
         st.error(health.message, icon=":material/cloud_off:")
         return False
-    if health.get("draining"):
+    if health.draining:
         st.warning("The API is shutting down (draining): it takes no new work.")
-    elif not health.get("ready", False):
-        waiting = [name for name, status in health.get("models", {}).items() if status != "ready"]
+    elif not health.ready:
+        waiting = [name for name, status in health.models.items() if status != "ready"]
         st.warning(f"Not every model is ready yet: {', '.join(waiting)}. See the Models page.")
     return True
 

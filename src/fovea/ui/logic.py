@@ -1,141 +1,194 @@
-"""Data shaping for the UI: plain functions on the API's JSON (see `fovea.api.schemas`), so the
-pages stay thin and every rule here is unit-tested without Streamlit or a server.
+"""Data shaping for the UI: plain functions on typed answers (core `Detections`, `Classes`,
+`Mask`; wire `ModelInfo`, `PredictResponse`), so the pages stay thin and every rule here is
+unit-tested without Streamlit or a server.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
+import numpy as np
+
 from fovea.client import APIError
+from fovea.core import Classes, Detections, Mask, Params, labels_of
+from fovea.vision.annotators import palette
+from fovea.wire import ModelInfo, Output, PredictResponse, Timing, detections_of
 
 Json = dict[str, Any]
 
 # The UI asks once with this low threshold, then filters client-side so sliders are instant.
 REQUEST_FLOOR = 0.05
+FLOOR_PARAMS = Params(score_threshold=REQUEST_FLOOR)
 CSV_COLUMNS = ("image", "label", "class_id", "score", "x1", "y1", "x2", "y2")
 
 
 def filter_detections(
-    detections: Iterable[Json], threshold: float, classes: Collection[str] | None = None
-) -> list[Json]:
-    """Detections scoring at least `threshold`, of the given labels (none or empty: all)."""
-    return [
-        d for d in detections if d["score"] >= threshold and (not classes or d["label"] in classes)
-    ]
+    dets: Detections, threshold: float, classes: Collection[str] = ()
+) -> Detections:
+    """Detections scoring at least `threshold`, of the given labels (none given: all)."""
+    # float32 scores against a Python float: numpy casts the threshold to float32 (NEP 50), so
+    # a score the API rounded to 0.7 is kept at a threshold of 0.7.
+    wanted = np.isin(dets.class_name, list(classes)) if classes else True
+    return dets[(dets.score >= threshold) & wanted]
 
 
-def filtered_output(output: Json, threshold: float, classes: Collection[str] | None) -> Json:
-    """A copy of one API output with its detections filtered; other fields unchanged."""
-    kept = filter_detections(output.get("detections") or [], threshold, classes)
-    return {**output, "detections": kept}
-
-
-def counts_per_class(detections: Iterable[Json]) -> dict[str, int]:
+def counts_per_class(dets: Detections) -> dict[str, int]:
     """Label -> count, most frequent first, ties by label."""
-    counts = Counter(d["label"] for d in detections)
+    return _ranked(Counter(dets.class_name))
+
+
+def _ranked(counts: Counter[str]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
-def labels_present(outputs: Iterable[Json]) -> list[str]:
-    return sorted({d["label"] for o in outputs for d in o.get("detections") or []})
+def labels_present(results: Iterable[Detections]) -> list[str]:
+    return sorted({name for dets in results for name in dets.class_name})
 
 
-def detection_rows(detections: Iterable[Json]) -> list[Json]:
+def detection_rows(dets: Detections) -> list[Json]:
     """Table rows: label, score and the box in pixels, rounded for reading."""
     return [
         {
-            "label": d["label"],
-            "score": round(d["score"], 3),
-            **dict(zip(CSV_COLUMNS[4:], (round(v, 1) for v in d["box"]), strict=True)),
+            "label": name,
+            "score": round(score, 3),
+            **dict(zip(CSV_COLUMNS[4:], (round(v, 1) for v in xyxy), strict=True)),
         }
-        for d in detections
+        for name, score, xyxy in zip(dets.class_name, _scores(dets), _boxes(dets), strict=True)
     ]
 
 
-def detections_csv(per_image: Mapping[str, Sequence[Json]]) -> str:
+def detections_csv(per_image: Mapping[str, Detections]) -> str:
     """One row per detection, for every image: image, label, class_id, score, x1, y1, x2, y2."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for image, detections in per_image.items():
-        for d in detections:
-            writer.writerow([image, d["label"], d["class_id"], d["score"], *d["box"]])
+    for image, dets in per_image.items():
+        rows = zip(
+            dets.class_name, dets.class_id.tolist(), _scores(dets), _boxes(dets), strict=True
+        )
+        for name, class_id, score, xyxy in rows:
+            writer.writerow([image, name, class_id, score, *xyxy])
     return buffer.getvalue()
 
 
-def batch_counts(per_image: Mapping[str, Sequence[Json]]) -> list[Json]:
+def _scores(dets: Detections) -> list[float]:
+    """The scores the API sent, which float32 holds only nearly (0.7 -> 0.69999999): rounded
+    again as the API rounds them (wire._convert), they read back exactly. So are the boxes."""
+    return [round(v, 5) for v in dets.score.tolist()]
+
+
+def _boxes(dets: Detections) -> list[list[float]]:
+    return [[round(v, 2) for v in xyxy] for xyxy in dets.xyxy.tolist()]
+
+
+def batch_counts(per_image: Mapping[str, Detections]) -> list[Json]:
     """One row per image with a column per class seen anywhere, a total, then a totals row."""
-    counts = {image: counts_per_class(dets) for image, dets in per_image.items()}
-    overall = counts_per_class(d for dets in per_image.values() for d in dets)
+    counts = {image: Counter(dets.class_name) for image, dets in per_image.items()}
+    overall = _ranked(sum(counts.values(), Counter()))
     rows = [
-        {"image": image, **{label: c.get(label, 0) for label in overall}, "total": sum(c.values())}
+        {"image": image, **{label: c[label] for label in overall}, "total": c.total()}
         for image, c in counts.items()
     ]
     rows.append({"image": "all images", **overall, "total": sum(overall.values())})
     return rows
 
 
-def timing_total(timing: Mapping[str, float]) -> float:
+def timing_total(timing: Timing) -> float:
     """Server milliseconds for one image, every stage together."""
-    return round(sum(timing.values()), 1)
+    stages: dict[str, float] = timing.model_dump()
+    return round(sum(stages.values()), 1)
 
 
-def top_k_rows(classes: Sequence[Json], k: int) -> list[Json]:
-    return [{"label": c["label"], "score": c["score"]} for c in classes[:k]]
+def top_k_rows(classes: Classes, k: int) -> list[Json]:
+    scores = [round(v, 5) for v in classes.score[:k].tolist()]  # as the API sent them
+    return [
+        {"label": name, "score": score}
+        for name, score in zip(classes.class_name[:k], scores, strict=True)
+    ]
 
 
-def ready_models(models: Iterable[Json], task: str) -> list[str]:
+def ready_models(models: Iterable[ModelInfo], task: str) -> list[str]:
     """Names of the models of a task that can answer now."""
-    return [m["name"] for m in models if m.get("task") == task and m["status"] == "ready"]
+    return [m.name for m in models if m.task == task and m.status == "ready"]
 
 
-def model_info(models: Iterable[Json], name: str) -> Json:
-    return next((m for m in models if m["name"] == name), {})
+def model_info(models: Iterable[ModelInfo], name: str) -> ModelInfo:
+    """The listed model of that name (a name taken from the same list)."""
+    return next(m for m in models if m.name == name)
 
 
-def default_threshold(info: Json, fallback: float = 0.25) -> float:
+def default_threshold(info: ModelInfo, fallback: float = 0.25) -> float:
     """The model's own default score threshold, kept inside the slider's range."""
-    value = float((info.get("postprocess") or {}).get("score_threshold", fallback))
+    value = float(info.postprocess.get("score_threshold", fallback))
     return min(1.0, max(REQUEST_FLOOR, value))
 
 
-def model_rows(models: Iterable[Json]) -> list[Json]:
+def model_rows(models: Iterable[ModelInfo]) -> list[Json]:
     """The Models page's summary table, one row per model."""
-    rows = []
-    for m in models:
-        spec = m.get("input") or {}
-        size = "x".join(str(v) for v in spec.get("size", []))
-        rows.append(
-            {
-                "model": m["name"],
-                "status": m["status"],
-                "task": m.get("task") or "",
-                "decoder": m.get("decoder") or "",
-                "labels": len(m.get("labels") or []),
-                "input": f"{size} {spec.get('resize', '')} {spec.get('layout', '')} "
-                f"{spec.get('color', '')} {spec.get('dtype', '')}".strip()
-                if spec
-                else "",
-                "versions": ", ".join(m.get("versions") or []),
-                "serving": m.get("default_version") or "",
-                "load ms": m.get("load_ms"),
-            }
-        )
-    return rows
+    return [
+        {
+            "model": m.name,
+            "status": m.status,
+            "task": m.task or "",
+            "decoder": m.decoder or "",
+            "labels": len(m.labels),
+            "input": _input_text(m),
+            "versions": ", ".join(m.versions),
+            "serving": m.default_version or "",
+            "load ms": m.load_ms,
+        }
+        for m in models
+    ]
 
 
-def mask_legend(mask: Json, colours: Sequence[tuple[int, int, int]]) -> list[Json]:
-    """Label, colour (#rrggbb, from the mask PNG's palette) and pixel share of each class."""
-    rows = []
-    for index, label in enumerate(mask["labels"]):
-        r, g, b = colours[index] if index < len(colours) else (0, 0, 0)
-        share = float(mask["fractions"].get(label, 0.0))
-        rows.append({"label": label, "colour": f"#{r:02x}{g:02x}{b:02x}", "share": share})
-    return rows
+def _input_text(model: ModelInfo) -> str:
+    spec = model.input
+    if spec is None:
+        return ""
+    size = "x".join(str(v) for v in spec.size)
+    return f"{size} {spec.resize} {spec.layout} {spec.color} {spec.dtype}"
+
+
+def mask_legend(mask: Mask) -> list[Json]:
+    """Label, colour (#rrggbb, the colour MaskAnnotator draws) and pixel share of each class."""
+    colours = palette(mask.num_classes).tolist()
+    names = labels_of(range(mask.num_classes), mask.labels)
+    return [
+        {"label": name, "colour": "#{:02x}{:02x}{:02x}".format(*rgb), "share": round(share, 5)}
+        for name, rgb, share in zip(names, colours, mask.fractions().tolist(), strict=True)
+    ]
+
+
+def mask_png(output: Output) -> bytes:
+    """The mask as the API sent it: a palette PNG, pixel value = class id."""
+    return b"" if output.mask is None else base64.b64decode(output.mask.png)
+
+
+def response_json(response: PredictResponse) -> Json:
+    """A predict response as the API writes it (fields without a value left out)."""
+    return response.model_dump(mode="json", exclude_none=True)
+
+
+def combined_response(
+    responses: Mapping[str, PredictResponse], kept: Mapping[str, Detections]
+) -> PredictResponse:
+    """One predict response for (at least one) images sent one by one, each output's
+    detections being what the page shows, written by the converter the server uses."""
+    first = next(iter(responses.values()))
+    outputs = [_with_detections(r.outputs[0], kept[name]) for name, r in responses.items()]
+    return PredictResponse(
+        model=first.model, version=first.version, task=first.task, outputs=outputs
+    )
+
+
+def _with_detections(output: Output, dets: Detections) -> Output:
+    size_wh = (output.width, output.height)
+    return output.model_copy(update={"detections": detections_of(dets, size_wh)})
 
 
 def problem_message(error: APIError) -> str:
@@ -168,20 +221,3 @@ def unique_names(names: Iterable[str]) -> list[str]:
         stem, dot, ext = name.rpartition(".")
         out.append(f"{stem} ({seen[name]}).{ext}" if dot else f"{name} ({seen[name]})")
     return out
-
-
-def combined_response(bodies: Mapping[str, Json], kept: Mapping[str, Sequence[Json]]) -> Json:
-    """One predict response for a batch sent image by image, each output's detections filtered
-    to what the page shows."""
-    first = next(iter(bodies.values()), {})
-    outputs = [
-        {**body["outputs"][0], "detections": list(kept.get(name, []))}
-        for name, body in bodies.items()
-    ]
-    return {
-        "model": first.get("model"),
-        "version": first.get("version"),
-        "task": first.get("task"),
-        "outputs": outputs,
-        "errors": {},
-    }

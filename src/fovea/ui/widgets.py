@@ -10,9 +10,11 @@ import streamlit as st
 from PIL import Image
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
+from fovea.core import Detections
 from fovea.ui import api, logic, render
+from fovea.vision.annotators import annotate
+from fovea.wire import ModelInfo
 
-Json = dict[str, Any]
 SAMPLES = Path(__file__).with_name("samples")
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"]
 NO_SAMPLE = "(none)"
@@ -50,8 +52,8 @@ def pick_images(key: str, multiple: bool) -> list[tuple[str, bytes]]:
     return [] if sample == NO_SAMPLE else [(sample, (SAMPLES / sample).read_bytes())]
 
 
-def pick_model(task: str, key: str, label: str = "Model") -> tuple[str, Json] | None:
-    """A ready model of this task and its /v1/models entry; None (explained) if there is none."""
+def pick_model(task: str, key: str, label: str = "Model") -> ModelInfo | None:
+    """The /v1/models entry of a ready model of this task; None (explained) if there is none."""
     listed = api.models()
     if isinstance(listed, api.Failure):
         st.error(listed.message)
@@ -64,10 +66,10 @@ def pick_model(task: str, key: str, label: str = "Model") -> tuple[str, Json] | 
         )
         return None
     name = st.selectbox(label, names, key=key)
-    return name, logic.model_info(listed, name)
+    return logic.model_info(listed, name)
 
 
-def detection_filters(key: str, info: Json, labels: list[str]) -> tuple[float, list[str]]:
+def detection_filters(key: str, info: ModelInfo, labels: list[str]) -> tuple[float, list[str]]:
     """Score threshold and class filter; both only filter answers already received."""
     left, right = st.columns([1, 2])
     threshold = left.slider(
@@ -95,44 +97,46 @@ def fitted(data: bytes, max_side: int = DISPLAY_SIDE) -> tuple[Image.Image, floa
     return small, small.width / image.width
 
 
-def annotated(
-    data: bytes, detections: list[Json], max_side: int = DISPLAY_SIDE
-) -> Image.Image | None:
-    """The on-screen picture with its boxes, or None when Pillow cannot decode the image."""
+def annotated(data: bytes, dets: Detections, max_side: int = DISPLAY_SIDE) -> Image.Image | None:
+    """The on-screen picture with its detections, or None when Pillow cannot decode the image.
+    Drawn on the fitted copy with the boxes scaled to it, not drawn at full size and shrunk:
+    a slider move redraws only the small picture, and lines and tags come out at the weight
+    the annotators choose for the size shown, as the server's /render would at that size."""
     picture = fitted(data, max_side)
     if picture is None:
         return None
     image, scale = picture
-    return render.draw_detections(image, detections, scale)
+    return annotate(image, render.scaled(dets, scale))
 
 
-def annotated_png(data: bytes, detections: list[Json]) -> Callable[[], bytes]:
+def annotated_png(data: bytes, dets: Detections) -> Callable[[], bytes]:
     """The full-size annotated PNG, built only when its download button is clicked."""
 
     def build() -> bytes:
         image = render.open_image(data)
-        return b"" if image is None else render.png_bytes(render.draw_detections(image, detections))
+        return b"" if image is None else render.png_bytes(annotate(image, dets))
 
     return build
 
 
-def timing_caption(answer: api.Answer) -> str:
-    timing = answer.output["timing"]
-    stages = ", ".join(f"{stage} {ms:.1f}" for stage, ms in timing.items())
+def timing_caption(answer: api.Answer[Any]) -> str:
+    timing = answer.output.timing
+    stages = ", ".join(f"{stage} {ms:.1f}" for stage, ms in timing.model_dump().items())
     return (
         f"Server {logic.timing_total(timing):.1f} ms ({stages}); "
         f"round trip {answer.round_trip_ms:.1f} ms"
     )
 
 
-def pick_model_and_image(task: str, key: str) -> tuple[str, Json, str, bytes] | None:
-    """A model of `task` and one image for it, or None after saying what is missing."""
-    picked = pick_model(task, key=f"{key}_model")
-    if picked is None:
+def pick_model_and_image(task: str, key: str) -> tuple[ModelInfo, str, bytes] | None:
+    """A model of `task` and one image (name, bytes) for it, or None after saying what is
+    missing."""
+    info = pick_model(task, key=f"{key}_model")
+    if info is None:
         return None
     images = pick_images(key, multiple=False)
     if not images:
         st.info("Upload an image, or pick a sample photo.")
         return None
-    (name, data), (model, info) = images[0], picked
-    return model, info, name, data
+    name, data = images[0]
+    return info, name, data

@@ -100,6 +100,8 @@ def test_mask_fractions_and_probability() -> None:
     assert mask.shape_hw == (2, 2)
     with pytest.raises(ValueError, match=r"class_map_hw: expected \(N, N\) uint8"):
         Mask(np.zeros((2, 2), np.int32))
+    with pytest.raises(ValueError, match=r"class 5 has no label; labels are \['bg', 'fg'\]"):
+        Mask(np.full((2, 2), 5, np.uint8), ("bg", "fg"))
     with pytest.raises(ValueError, match=r"probability_hw: expected \(2, 2\) float32"):
         Mask(np.zeros((2, 2), np.uint8), probability_hw=np.zeros((3, 3), np.float32))
 

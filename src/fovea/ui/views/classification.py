@@ -5,6 +5,7 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
+from fovea.core import Classes, Params
 from fovea.ui import api, logic, widgets
 
 MOST = 20  # classes asked for once; the k slider then only slices
@@ -30,17 +31,17 @@ def main() -> None:
     chosen = widgets.pick_model_and_image("classify", key="classify")
     if chosen is None:
         return
-    model, info, name, data = chosen
-    most = max(1, min(MOST, len(info.get("labels") or []) or MOST))
-    answer = api.predict(model, name, data, top_k=most)
+    info, name, data = chosen
+    most = max(1, min(MOST, len(info.labels) or MOST))
+    answer = api.predict(info.name, name, data, Classes, Params(top_k=most))
     if isinstance(answer, api.Failure):
         st.error(answer.message)
         return
-    scores = answer.output.get("classes") or []
-    default_k = int((info.get("postprocess") or {}).get("top_k", 5))
+    scores = answer.result
+    default_k = int(info.postprocess.get("top_k", 5))
     k = min(default_k, len(scores)) or 1
     if len(scores) > 1:
-        k = st.slider("Top k", 1, len(scores), k, key=f"classify_{model}_k")
+        k = st.slider("Top k", 1, len(scores), k, key=f"classify_{info.name}_k")
     rows = logic.top_k_rows(scores, k)
     picture, bars = st.columns([2, 3])
     shown = widgets.fitted(data)
@@ -50,7 +51,7 @@ def main() -> None:
     bars.dataframe(rows, hide_index=True, width="stretch")
     bars.caption(widgets.timing_caption(answer))
     with st.expander("Raw JSON"):
-        st.json(answer.body, expanded=2)
+        st.json(logic.response_json(answer.response), expanded=2)
 
 
 main()

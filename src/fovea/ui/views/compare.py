@@ -3,20 +3,20 @@ threshold, counts per class and timing."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
+from fovea.core import Detections
 from fovea.ui import api, logic, widgets
+from fovea.wire import ModelInfo
 
-Json = dict[str, Any]
 MAX_MODELS = 4
 
 
-def column(model: str, info: Json, name: str, data: bytes) -> None:
+def column(info: ModelInfo, name: str, data: bytes) -> None:
     """One model's answer: its own threshold, the picture, counts and timing."""
+    model = info.name
     st.subheader(model)
-    answer = api.predict(model, name, data, score_threshold=logic.REQUEST_FLOOR)
+    answer = api.predict(model, name, data, Detections, logic.FLOOR_PARAMS)
     if isinstance(answer, api.Failure):
         st.error(answer.message)
         return
@@ -28,7 +28,7 @@ def column(model: str, info: Json, name: str, data: bytes) -> None:
         step=0.01,
         key=f"compare_{model}_threshold",
     )
-    kept = logic.filter_detections(answer.output.get("detections") or [], threshold)
+    kept = logic.filter_detections(answer.result, threshold)
     image = widgets.annotated(data, kept)
     if image is not None:
         st.image(image, width="stretch")
@@ -70,7 +70,7 @@ def main() -> None:
     name, data = images[0]
     for model, place in zip(chosen, st.columns(len(chosen)), strict=True):
         with place:
-            column(model, logic.model_info(listed, model), name, data)
+            column(logic.model_info(listed, model), name, data)
 
 
 main()

@@ -18,19 +18,18 @@ def main() -> None:
         st.error(listed.message)
         return
     for model in listed:
-        if model["status"] == "failed":
-            reason = model.get("error") or "no reason given"
-            st.error(f"**{model['name']}** failed to load: {reason}")
+        if model.status == "failed":
+            st.error(f"**{model.name}** failed to load: {model.error or 'no reason given'}")
     st.dataframe(logic.model_rows(listed), hide_index=True, width="stretch")
     for model in listed:
-        with st.expander(f"{model['name']}: {model['status']}"):
-            if model.get("description"):
-                st.write(model["description"])
-            labels = model.get("labels") or []
-            st.markdown(f"**Labels** ({len(labels)}): " + (", ".join(labels) or "none"))
-            providers = ", ".join(model.get("providers") or []) or "not loaded"
+        with st.expander(f"{model.name}: {model.status}"):
+            if model.description:
+                st.write(model.description)
+            labels = ", ".join(model.labels) or "none"
+            st.markdown(f"**Labels** ({len(model.labels)}): {labels}")
+            providers = ", ".join(model.providers) or "not loaded"
             st.markdown(f"**Execution providers**: {providers}")
-            st.json(model, expanded=False)
+            st.json(model.model_dump(mode="json", exclude_none=True), expanded=False)
 
 
 main()

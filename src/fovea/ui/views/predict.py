@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import streamlit as st
 
+from fovea.core import Detections
 from fovea.ui import api, logic, widgets
+from fovea.wire import PredictResponse
 
-Json = dict[str, Any]
 GALLERY_COLUMNS = 3
 
 
-def single(name: str, data: bytes, answer: api.Answer, kept: list[Json]) -> None:
+def single(name: str, data: bytes, answer: api.Answer[Detections], kept: Detections) -> None:
     """One image: the annotated picture, its table, downloads and the raw answer."""
     picture, table = st.columns([3, 2])
     image = widgets.annotated(data, kept)
@@ -25,13 +25,15 @@ def single(name: str, data: bytes, answer: api.Answer, kept: list[Json]) -> None
     table.markdown(", ".join(f"**{label}** {n}" for label, n in counts.items()) or "Nothing kept.")
     table.dataframe(logic.detection_rows(kept), hide_index=True, width="stretch")
     table.caption(widgets.timing_caption(answer))
-    body = {**answer.body, "outputs": [{**answer.output, "detections": kept}]}
-    downloads(name, body, {name: kept}, data)
+    shown = logic.combined_response({name: answer.response}, {name: kept})
+    downloads(name, shown, {name: kept}, data)
     with st.expander("Raw JSON (as the API answered, before filtering)"):
-        st.json(answer.body, expanded=2)
+        st.json(logic.response_json(answer.response), expanded=2)
 
 
-def downloads(stem: str, body: Json, kept: dict[str, list[Json]], data: bytes | None) -> None:
+def downloads(
+    stem: str, response: PredictResponse, kept: dict[str, Detections], data: bytes | None
+) -> None:
     """JSON and CSV of what is shown; the annotated PNG at full size when there is one image.
     Downloads do not rerun the page, and the PNG is drawn only when asked for."""
     key = f"download_{stem}_{data is None}"
@@ -39,7 +41,7 @@ def downloads(stem: str, body: Json, kept: dict[str, list[Json]], data: bytes | 
     columns = st.columns(3)
     columns[0].download_button(
         "Download JSON",
-        json.dumps(body, indent=2),
+        json.dumps(logic.response_json(response), indent=2),
         file_name=f"{stem}.json",
         mime="application/json",
         key=f"{key}_json",
@@ -64,7 +66,11 @@ def downloads(stem: str, body: Json, kept: dict[str, list[Json]], data: bytes | 
         )
 
 
-def gallery(images: dict[str, bytes], answers: dict[str, api.Answer], kept: dict[str, Any]) -> None:
+def gallery(
+    images: dict[str, bytes],
+    answers: dict[str, api.Answer[Detections]],
+    kept: dict[str, Detections],
+) -> None:
     """A batch: counts per class, thumbnails, batch downloads, and one image in detail."""
     st.subheader("Counts per class")
     st.dataframe(logic.batch_counts(kept), hide_index=True)
@@ -78,8 +84,8 @@ def gallery(images: dict[str, bytes], answers: dict[str, api.Answer], kept: dict
                 st.caption(caption)
             else:
                 st.image(thumbnail, caption=caption, width="stretch")
-    bodies = {name: answer.body for name, answer in answers.items()}
-    downloads("detections", logic.combined_response(bodies, kept), kept, None)
+    responses = {name: answer.response for name, answer in answers.items()}
+    downloads("detections", logic.combined_response(responses, kept), kept, None)
     st.subheader("One image in detail")
     name = st.selectbox("Image", list(answers), key="predict_inspect")
     single(name, images[name], answers[name], kept[name])
@@ -91,28 +97,24 @@ def main() -> None:
         "Detect objects in one image or a batch. The threshold and class filter apply to the "
         f"answer at once: the API is asked once, at score {logic.REQUEST_FLOOR}."
     )
-    picked = widgets.pick_model("detect", key="predict_model")
-    if picked is None:
+    info = widgets.pick_model("detect", key="predict_model")
+    if info is None:
         return
-    model, info = picked
     images = dict(widgets.pick_images("predict", multiple=True))
     if not images:
         st.info("Upload one or more images, or pick a sample photo.")
         return
-    results = api.predict_many(model, list(images.items()), score_threshold=logic.REQUEST_FLOOR)
+    results = api.predict_many(info.name, list(images.items()), Detections, logic.FLOOR_PARAMS)
     answers = {n: a for n, a in results.items() if isinstance(a, api.Answer)}
     for name, result in results.items():
         if isinstance(result, api.Failure):
             st.error(f"{name}: {result.message}")
     if not answers:
         return
-    outputs = [a.output for a in answers.values()]
-    threshold, classes = widgets.detection_filters(
-        f"predict_{model}", info, logic.labels_present(outputs)
-    )
+    found = logic.labels_present(a.result for a in answers.values())
+    threshold, classes = widgets.detection_filters(f"predict_{info.name}", info, found)
     kept = {
-        name: logic.filter_detections(a.output.get("detections") or [], threshold, classes)
-        for name, a in answers.items()
+        name: logic.filter_detections(a.result, threshold, classes) for name, a in answers.items()
     }
     if len(answers) == 1:
         name = next(iter(answers))

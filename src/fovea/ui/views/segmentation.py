@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 
 import streamlit as st
+from PIL import Image
 
-from fovea.ui import api, logic, render, widgets
+from fovea.core import Mask
+from fovea.ui import api, logic, widgets
+from fovea.vision.annotators import MaskAnnotator
 
 
 def legend(rows: list[logic.Json]) -> None:
-    """Colour swatches with label and pixel share (colours come from the mask PNG's palette)."""
+    """Colour swatches with label and pixel share (the colours MaskAnnotator draws)."""
     lines = [
         f'<span style="display:inline-block;width:1em;height:1em;background:{r["colour"]};'
         f'border:1px solid #888;vertical-align:middle"></span> **{r["label"]}** '
@@ -27,20 +30,21 @@ def main() -> None:
     chosen = widgets.pick_model_and_image("segment", key="segment")
     if chosen is None:
         return
-    model, _, name, data = chosen
-    answer = api.predict(model, name, data)
+    info, name, data = chosen
+    answer = api.predict(info.name, name, data, Mask)
     if isinstance(answer, api.Failure):
         st.error(answer.message)
         return
-    mask = answer.output["mask"]
-    mask_png = render.decode_mask(mask)
+    mask = answer.result
     shown = widgets.fitted(data)
     image = None if shown is None else shown[0]
     original, classes = st.columns(2)
     if image is not None:
         original.image(image, caption=name, width="stretch")
-    classes.image(mask_png.convert("RGB"), caption="Mask", width="stretch")
-    rows = logic.mask_legend(mask, render.mask_colours(mask_png, len(mask["labels"])))
+    height, width = mask.shape_hw
+    black = Image.new("RGB", (width, height) if image is None else image.size)
+    classes.image(MaskAnnotator(opacity=1.0).annotate(black, mask), caption="Mask", width="stretch")
+    rows = logic.mask_legend(mask)
     overlay, side = st.columns([3, 1])
     with side:
         opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="segment_opacity")
@@ -50,26 +54,27 @@ def main() -> None:
         )
         st.caption(widgets.timing_caption(answer))
     if image is not None:
-        blended = render.overlay_mask(image, mask_png, opacity)
+        blended = MaskAnnotator(opacity=opacity).annotate(image, mask)
         overlay.image(blended, caption=f"Overlay at {opacity:.0%}", width="stretch")
     stem = name.rsplit(".", 1)[0]
+    body = logic.response_json(answer.response)
     left, right = st.columns(2)
     left.download_button(
         "Download mask PNG",
-        render.png_bytes(mask_png),
+        logic.mask_png(answer.output),
         f"{stem}-mask.png",
         "image/png",
         on_click="ignore",
     )
     right.download_button(
         "Download JSON",
-        json.dumps(answer.body, indent=2),
+        json.dumps(body, indent=2),
         f"{stem}.json",
         "application/json",
         on_click="ignore",
     )
     with st.expander("Raw JSON"):
-        st.json(answer.body, expanded=2)
+        st.json(body, expanded=2)
 
 
 main()

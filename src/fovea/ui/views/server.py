@@ -20,10 +20,10 @@ def main() -> None:
     if isinstance(health, api.Failure):
         st.error(health.message)
         return
-    statuses: dict[str, str] = health.get("models", {})
-    if health.get("draining"):
+    statuses = health.models
+    if health.draining:
         st.warning("Draining: the server is shutting down and takes no new work.")
-    elif health.get("ready"):
+    elif health.ready:
         st.success("Ready: every enabled model is loaded.")
     else:
         st.warning("Not ready: a model is still loading or failed to load.")
