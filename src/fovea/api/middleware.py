@@ -29,7 +29,8 @@ class ServingState:
     """Shared by the middleware and the health route: in-flight count and draining flag."""
 
     def __init__(self) -> None:
-        self.in_flight = 0
+        self.in_flight = 0  # every request, refusals too
+        self.working = 0  # requests passed on to the app: what a drain waits for
         self.draining = False
 
 
@@ -77,7 +78,11 @@ class RequestMiddleware:
             if refusal is not None:
                 await _send_problem(reply, refusal)
             else:
-                await self.app(scope, body.receive, reply)
+                self.state.working += 1
+                try:
+                    await self.app(scope, body.receive, reply)
+                finally:
+                    self.state.working -= 1
         except RequestTooLarge as exc:
             await _send_problem(reply, exc)
         finally:
