@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     log_format: Literal["text", "json"] = Field("text", description="Log lines: text or json.")
     max_request_bytes: int = Field(100 * 1024 * 1024, description="Largest request body, bytes.")
+    max_discard_bytes: int = Field(
+        16 * 1024 * 1024,
+        description="Most bytes of a refused request's unread body read and dropped before the "
+        "connection is reused, so the client reads the answer; past it the connection closes.",
+    )
     api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="API keys, comma-separated; when any key is set, requests need one."
     )

@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
         metrics=telemetry,
         state=serving,
         max_body_bytes=settings.max_request_bytes,
+        max_discard_bytes=settings.max_discard_bytes,
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
