@@ -68,7 +68,10 @@ class Service:
         on_batch = self.observer.observe_batch if self.observer is not None else None
         batchers = Batchers(self._group, self.workers, on_batch)
         self._pipeline = Pipeline(self.limits, PriorityLimiter(self.workers), batchers)
-        self._http = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        # The policy's time limit bounds a whole fetch; httpx's own (5 s per read) must not cut
+        # a slow but allowed one short.
+        timeout = httpx.Timeout(self.fetch_policy.timeout_s)
+        self._http = httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=timeout)
         return self
 
     async def __aexit__(

@@ -141,3 +141,19 @@ async def test_interactive_requests_go_ahead_of_queued_background_work(
             await anyio.sleep(0.01)
             group.start_soon(run, "interactive", Priority.INTERACTIVE)
     assert finished.index("interactive") <= 1  # at most the one already running goes first
+
+
+async def test_a_url_slower_than_httpx_default_but_within_the_policy_is_fetched(
+    repository: Repository,
+) -> None:
+    from fovea.serving import Url
+    from tests import local_http
+
+    policy = FetchPolicy.build(timeout_s=8, max_bytes=10_000_000, allowlist=["127.0.0.1"])
+    with local_http.serve() as base:
+        async with Service(Limits(), policy, workers=1) as service:
+            [outcome] = await service.predict(
+                repository.get("colour-test"), [ImageInput("slow", Url(f"{base}/slower"))], Params()
+            )
+    assert outcome.error is None
+    assert outcome.prediction is not None
