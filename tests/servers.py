@@ -34,7 +34,7 @@ def untraced() -> Iterator[None]:
 
 @contextmanager
 def fovea_server(
-    repository: Path, log_dir: Path, traced: bool = True, **env: str
+    repository: Path, log_dir: Path, *, traced: bool = True, **env: str
 ) -> Iterator[RunningServer]:
     log_path = log_dir / "server.log"
     with (
