@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         description="Threads that decode and run models at once; default: the usable cores.",
     )
     intra_op_threads: int = Field(1, description="ONNX Runtime threads per model session.")
+    idle_threads: int = Field(
+        default_factory=_default_workers,
+        description="Threads an image's inference may use while the server is otherwise idle "
+        "(a second session per model on CPU); 0 turns it off. Default: the usable cores.",
+    )
     providers: Annotated[tuple[str, ...] | None, NoDecode] = Field(
         None, description="Execution providers, comma-separated; default: best available."
     )
@@ -111,7 +116,7 @@ class Settings(BaseSettings):
 
     @property
     def runtime(self) -> RuntimeOptions:
-        return RuntimeOptions(self.providers or None, self.intra_op_threads)
+        return RuntimeOptions(self.providers or None, self.intra_op_threads, self.idle_threads)
 
     @property
     def fetch_policy(self) -> FetchPolicy:

@@ -126,6 +126,7 @@ class Repository:
         options = RuntimeOptions(
             spec.runtime.providers or self.runtime.providers,
             spec.runtime.intra_op_threads or self.runtime.intra_op_threads,
+            self.runtime.idle_threads,
         )
         # Models that share weights (coco and coco-camtrap) share one session too.
         key = (path, options, spec.input.name)

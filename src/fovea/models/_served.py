@@ -85,9 +85,10 @@ class ServedModel:
         tensor, geometry = prepare(decoded, self.spec.input)
         return Prepared(tensor, geometry, {"preprocess": _ms(start)})
 
-    def infer(self, tensors: Sequence[Tensor]) -> list[Outputs]:
-        """Run the model on a batch of prepared tensors; one output dict (by role) per image."""
-        raw = self.session.run(np.stack(tensors))
+    def infer(self, tensors: Sequence[Tensor], *, idle: bool = False) -> list[Outputs]:
+        """Run the model on a batch of prepared tensors; one output dict (by role) per image.
+        `idle`: nothing else runs, so the run may use every core (see RuntimeOptions)."""
+        raw = self.session.run(np.stack(tensors), idle=idle)
         by_role = {role: raw[name] for role, name in self.roles.items()}
         count = len(tensors)
         return [

@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +34,9 @@ class RuntimeOptions:
 
     providers: tuple[str, ...] | None = None
     intra_op_threads: int = 1
+    # More than intra_op_threads: a second session with this many threads, for images that
+    # arrive while the server is otherwise idle (one image then uses the whole machine).
+    idle_threads: int = 0
 
 
 def pick_providers(wanted: Sequence[str] | None) -> list[str]:
@@ -53,24 +57,11 @@ class OnnxModel:
     """One ONNX Runtime session; `run` is thread-safe and takes a batch of any size."""
 
     def __init__(self, path: Path, options: RuntimeOptions, input_name: str | None = None) -> None:
-        import onnxruntime as ort
-
-        session_options = ort.SessionOptions()
-        session_options.intra_op_num_threads = options.intra_op_threads
-        session_options.inter_op_num_threads = 1
-        session_options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Spinning intra-op threads burn the cores that image decoding needs (PERF_NOTES.md).
-        session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        session_options.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(
-                os.fspath(path), session_options, providers=pick_providers(options.providers)
-            )
-        except ModelConfigError:
-            raise
-        except Exception as exc:  # ORT raises its own untyped errors for bad files
-            raise ModelConfigError(f"{path}: ONNX Runtime could not load it: {exc}") from exc
+        providers = pick_providers(options.providers)
+        self.session = _session(path, options.intra_op_threads, providers)
+        # Accelerators have their own parallelism: the idle session only helps on CPU.
+        wide = options.idle_threads > options.intra_op_threads and providers == [CPU]
+        self.idle_session = _session(path, options.idle_threads, providers) if wide else None
         inputs = self.session.get_inputs()
         chosen = [i for i in inputs if input_name in (None, i.name)]
         if not chosen:
@@ -93,16 +84,39 @@ class OnnxModel:
     def input_dtype(self) -> type[np.generic] | None:
         return _NUMPY_TYPES.get(self.input.type)
 
-    def run(self, batch: npt.NDArray[np.generic]) -> dict[str, npt.NDArray[np.float32]]:
-        """Run a batch (N, ...) and return every output by name, each with N first."""
+    def run(
+        self, batch: npt.NDArray[np.generic], *, idle: bool = False
+    ) -> dict[str, npt.NDArray[np.float32]]:
+        """Run a batch (N, ...) and return every output by name, each with N first; `idle`
+        (nothing else is running) uses the idle session's threads when there is one."""
+        session = self.idle_session if idle and self.idle_session is not None else self.session
         if self.fixed_batch is None or len(batch) == self.fixed_batch:
-            return self._run_once(batch)
+            return self._run_once(session, batch)
         if self.fixed_batch != 1:
             raise ModelConfigError(f"fixed batch size {self.fixed_batch} is not supported")
         # A graph fixed at batch 1 runs item by item; results are stacked back into a batch.
-        parts = [self._run_once(batch[i : i + 1]) for i in range(len(batch))]
+        parts = [self._run_once(session, batch[i : i + 1]) for i in range(len(batch))]
         return {name: np.concatenate([p[name] for p in parts]) for name in self.output_names}
 
-    def _run_once(self, batch: npt.NDArray[np.generic]) -> dict[str, npt.NDArray[np.float32]]:
-        values = self.session.run(self.output_names, {self.input.name: batch})
+    def _run_once(
+        self, session: Any, batch: npt.NDArray[np.generic]
+    ) -> dict[str, npt.NDArray[np.float32]]:
+        values = session.run(self.output_names, {self.input.name: batch})
         return dict(zip(self.output_names, values, strict=True))
+
+
+def _session(path: Path, threads: int, providers: list[str]) -> Any:
+    import onnxruntime as ort
+
+    session_options = ort.SessionOptions()
+    session_options.intra_op_num_threads = threads
+    session_options.inter_op_num_threads = 1
+    session_options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Spinning intra-op threads burn the cores that image decoding needs (PERF_NOTES.md).
+    session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session_options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(os.fspath(path), session_options, providers=providers)
+    except Exception as exc:  # ORT raises its own untyped errors for bad files
+        raise ModelConfigError(f"{path}: ONNX Runtime could not load it: {exc}") from exc

@@ -43,8 +43,10 @@ class Pipeline:
         queued_at = time.perf_counter()
         batcher = self.batchers.get(model)
         if batcher.max_batch_size == 1:
+            # Alone on the machine: this image may use every core for its inference.
+            idle = self.workers.in_use == 0 and self.workers.waiting == 0
             prediction, waited = await self.in_worker(
-                lambda: self._whole(model, source, context, keep_image), priority
+                lambda: self._whole(model, source, context, keep_image, idle), priority
             )
             return _stamp(prediction, queued_at, queue=waited)
         # Decoding runs ahead of inference only as far as the batcher's slots allow, so prepared
@@ -71,11 +73,16 @@ class Pipeline:
             return await anyio.to_thread.run_sync(function), waited
 
     def _whole(
-        self, model: ServedModel, source: Local, context: DecodeContext, keep_image: bool
+        self,
+        model: ServedModel,
+        source: Local,
+        context: DecodeContext,
+        keep_image: bool,
+        idle: bool,
     ) -> Prediction:
         prepared, image = self._prepare(model, source, keep_image)
         start = time.perf_counter()
-        outputs = model.infer([prepared.tensor])[0]
+        outputs = model.infer([prepared.tensor], idle=idle)[0]
         prepared.timing_ms["infer"] = _since(start)
         return model.complete(prepared, outputs, context, image)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import anyio
 import numpy as np
@@ -157,3 +158,24 @@ async def test_a_url_slower_than_httpx_default_but_within_the_policy_is_fetched(
             )
     assert outcome.error is None
     assert outcome.prediction is not None
+
+
+async def test_an_image_alone_on_the_server_may_use_every_core(repository: Repository) -> None:
+    served = repository.get("colour-test")
+    seen: list[bool] = []
+    infer = served.infer
+
+    def recording(tensors: list[Any], *, idle: bool = False) -> Any:
+        seen.append(idle)
+        return infer(tensors, idle=idle)
+
+    served.infer = recording  # type: ignore[method-assign,assignment]
+    try:
+        images = [ImageInput(str(i), Encoded(data)) for i, data in enumerate(_images(6))]
+        async with Service(Limits(), FetchPolicy(), workers=2) as service:
+            await service.predict(served, images[:1], Params())
+            await service.predict(served, images, Params())
+    finally:
+        del served.infer
+    assert seen[0] is True  # alone: the idle session
+    assert seen[1:].count(False) >= 4  # six at once: mostly the one-thread session
