@@ -45,6 +45,12 @@ class Metrics:
             buckets=_STAGE_BUCKETS,
             registry=r,
         )
+        self.stage_cpu = Counter(
+            "fovea_stage_cpu_seconds",
+            "CPU time spent per stage (the calling thread's), summed over images.",
+            ["model", "stage"],
+            registry=r,
+        )
         self.batch_size = Histogram(
             "fovea_batch_size",
             "Images per inference batch.",
@@ -66,11 +72,19 @@ class Metrics:
         """Model status, load time and queue depth, read at scrape time."""
         self.registry.register(_ModelCollector(repository, queue_depth))
 
-    def observe_prediction(self, model: str, timing_ms: Mapping[str, float], ok: bool) -> None:
+    def observe_prediction(
+        self,
+        model: str,
+        timing_ms: Mapping[str, float],
+        ok: bool,
+        cpu_ms: Mapping[str, float] | None = None,
+    ) -> None:
         self.images.labels(model, "ok" if ok else "error").inc()
         for stage in ("decode", "preprocess", "queue", "infer", "postprocess"):
             if stage in timing_ms:
                 self.stage_seconds.labels(model, stage).observe(timing_ms[stage] / 1000)
+        for stage, ms in (cpu_ms or {}).items():
+            self.stage_cpu.labels(model, stage).inc(ms / 1000)
 
     def observe_batch(self, model: str, size: int) -> None:
         self.batch_size.labels(model).observe(size)

@@ -5,7 +5,6 @@ once; `predict` chains them for one image in the calling thread. Plain, synchron
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -16,6 +15,7 @@ from PIL import Image
 
 from fovea.core import Geometry, Params, Result
 from fovea.errors import FoveaError, InvalidParameter, ModelConfigError
+from fovea.models._clock import StageClock
 from fovea.models._outputs import resolve_outputs
 from fovea.models._spec import ModelSpec
 from fovea.runtime.onnx import OnnxModel
@@ -28,21 +28,24 @@ T = TypeVar("T")
 
 @dataclass
 class Prepared:
-    """One image made ready for the model, and what is needed to finish it afterwards."""
+    """One image made ready for the model, what is needed to finish it afterwards, and the
+    decoded image itself when the caller asked to keep it (to draw on)."""
 
     tensor: Tensor
     geometry: Geometry
-    timing_ms: dict[str, float] = field(default_factory=dict)
+    clock: StageClock = field(default_factory=StageClock)
+    image: Image.Image | None = None
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """A result in image pixels, the image's size, milliseconds per stage, and the decoded image
-    itself when the caller asked to keep it (to draw on)."""
+    """A result in image pixels, the image's size, wall and CPU milliseconds per stage, and the
+    decoded image when it was kept."""
 
     result: Result
     size_wh: tuple[int, int]
     timing_ms: dict[str, float]
+    cpu_ms: dict[str, float] = field(default_factory=dict)
     image: Image.Image | None = None
 
 
@@ -80,10 +83,21 @@ class ServedModel:
             output_layout=post.output_layout or self.spec.input.layout,
         )
 
-    def prepare(self, decoded: DecodedImage) -> Prepared:
-        start = time.perf_counter()
-        tensor, geometry = prepare(decoded, self.spec.input)
-        return Prepared(tensor, geometry, {"preprocess": _ms(start)})
+    def load(self, image: ImageLike, limits: Limits, *, keep_image: bool = False) -> Prepared:
+        """Decode and prepare one image. A large JPEG decodes at reduced scale, all the model
+        needs, unless `keep_image` asks for it whole, to draw on."""
+        clock = StageClock()
+        with clock.stage("decode"):
+            decoded = load_image(image, limits, draft_wh=None if keep_image else self.input_wh)
+        prepared = self.prepare(decoded, clock)
+        prepared.image = decoded.image if keep_image else None
+        return prepared
+
+    def prepare(self, decoded: DecodedImage, clock: StageClock | None = None) -> Prepared:
+        clock = clock or StageClock()
+        with clock.stage("preprocess"):
+            tensor, geometry = prepare(decoded, self.spec.input)
+        return Prepared(tensor, geometry, clock)
 
     def infer(self, tensors: Sequence[Tensor], *, idle: bool = False) -> list[Outputs]:
         """Run the model on a batch of prepared tensors; one output dict (by role) per image.
@@ -99,17 +113,27 @@ class ServedModel:
         """Decode one image's outputs, then map the result back to the image's pixels."""
         return geometry.to_image(self.decoder.decode(outputs, context))
 
-    def complete(
+    def complete(self, prepared: Prepared, outputs: Outputs, context: DecodeContext) -> Prediction:
+        clock = prepared.clock
+        with clock.stage("postprocess"):
+            result = self.finish(outputs, prepared.geometry, context)
+        size_wh = prepared.geometry.image_wh
+        return Prediction(result, size_wh, clock.wall_ms, clock.cpu_ms, prepared.image)
+
+    def run(
         self,
-        prepared: Prepared,
-        outputs: Outputs,
+        image: ImageLike,
         context: DecodeContext,
-        image: Image.Image | None = None,
+        limits: Limits,
+        *,
+        keep_image: bool = False,
+        idle: bool = False,
     ) -> Prediction:
-        start = time.perf_counter()
-        result = self.finish(outputs, prepared.geometry, context)
-        timing = {**prepared.timing_ms, "postprocess": _ms(start)}
-        return Prediction(result, prepared.geometry.image_wh, timing, image)
+        """Load, infer and complete one image in the calling thread."""
+        prepared = self.load(image, limits, keep_image=keep_image)
+        with prepared.clock.stage("infer"):
+            outputs = self.infer([prepared.tensor], idle=idle)[0]
+        return self.complete(prepared, outputs, context)
 
     def predict(
         self,
@@ -119,20 +143,10 @@ class ServedModel:
         *,
         keep_image: bool = False,
     ) -> Prediction:
-        """The whole pipeline for one image in the calling thread. `keep_image` decodes at full
-        resolution and keeps the image in the prediction (to draw on); otherwise a large JPEG
-        decodes at reduced scale, which is all the model needs."""
+        """The whole pipeline for one image (bytes, an RGB array or a Pillow image), in the
+        calling thread: what a notebook or a script wants."""
         context = self.context(params or Params())
-        start = time.perf_counter()
-        draft = None if keep_image else self.input_wh
-        decoded = load_image(image, limits or Limits(), draft_wh=draft)
-        decode_ms = _ms(start)
-        prepared = self.prepare(decoded)
-        prepared.timing_ms = {"decode": decode_ms, **prepared.timing_ms}
-        start = time.perf_counter()
-        outputs = self.infer([prepared.tensor])[0]
-        prepared.timing_ms["infer"] = _ms(start)
-        return self.complete(prepared, outputs, context, decoded.image if keep_image else None)
+        return self.run(image, context, limits or Limits(), keep_image=keep_image)
 
     def warm_up(self) -> None:
         """One run on a grey image: fails loudly at load time, not on the first request."""
@@ -199,7 +213,3 @@ def _item(array: npt.NDArray[np.float32], index: int, count: int) -> npt.NDArray
 
 def _pick(value: T | None, default: T) -> T:
     return default if value is None else value
-
-
-def _ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 3)

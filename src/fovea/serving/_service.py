@@ -41,7 +41,13 @@ class ItemOutcome:
 class Observer(Protocol):
     """Receives what happened to each image and batch (the API's metrics implement it)."""
 
-    def observe_prediction(self, model: str, timing_ms: Mapping[str, float], ok: bool) -> None: ...
+    def observe_prediction(
+        self,
+        model: str,
+        timing_ms: Mapping[str, float],
+        ok: bool,
+        cpu_ms: Mapping[str, float] | None = None,
+    ) -> None: ...
 
     def observe_batch(self, model: str, size: int) -> None: ...
 
@@ -143,7 +149,7 @@ class Service:
         except FoveaError:
             self._observe(model, {}, ok=False)
             raise
-        self._observe(model, prediction.timing_ms, ok=True)
+        self._observe(model, prediction.timing_ms, ok=True, cpu_ms=prediction.cpu_ms)
         return prediction
 
     async def fetched(self, source: Source) -> Local:
@@ -152,9 +158,15 @@ class Service:
         assert self._http is not None
         return Encoded(await fetch(self._http, source.url, self.fetch_policy))
 
-    def _observe(self, model: ServedModel, timing_ms: Mapping[str, float], ok: bool) -> None:
+    def _observe(
+        self,
+        model: ServedModel,
+        timing_ms: Mapping[str, float],
+        ok: bool,
+        cpu_ms: Mapping[str, float] | None = None,
+    ) -> None:
         if self.observer is not None:
-            self.observer.observe_prediction(model.name, timing_ms, ok)
+            self.observer.observe_prediction(model.name, timing_ms, ok, cpu_ms)
             if (
                 ok
                 and "infer" in timing_ms

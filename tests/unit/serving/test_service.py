@@ -27,7 +27,13 @@ class Recorder:
         self.batches: dict[str, list[int]] = {}
         self.predictions: list[tuple[str, bool]] = []
 
-    def observe_prediction(self, model: str, timing_ms: Mapping[str, float], ok: bool) -> None:
+    def observe_prediction(
+        self,
+        model: str,
+        timing_ms: Mapping[str, float],
+        ok: bool,
+        cpu_ms: Mapping[str, float] | None = None,
+    ) -> None:
         self.predictions.append((model, ok))
 
     def observe_batch(self, model: str, size: int) -> None:
