@@ -15,6 +15,8 @@ from fovea.errors import FoveaError, ModelConfigError, ModelNotFound, ModelUnava
 from fovea.models._served import ServedModel
 from fovea.models._spec import ModelSpec, load_spec
 from fovea.runtime.onnx import OnnxModel, RuntimeOptions
+from fovea.runtime.openvino import OpenVinoModel
+from fovea.runtime.session import Session
 
 log = logging.getLogger("fovea.repository")
 BUNDLED = Path(__file__).parents[1] / "bundled_models"
@@ -48,7 +50,7 @@ class Repository:
         self.root = root
         self.runtime = runtime or RuntimeOptions()
         self.entries: dict[str, ModelEntry] = {}
-        self._sessions: dict[tuple[Path, RuntimeOptions, str | None], OnnxModel] = {}
+        self._sessions: dict[tuple[Path, RuntimeOptions, str | None, str], Session] = {}
 
     def scan(self) -> None:
         """Find model folders and read their specs, without loading any weights."""
@@ -122,16 +124,21 @@ class Repository:
             "model %s ready: versions %s in %.0f ms", entry.name, served_versions, entry.load_ms
         )
 
-    def _session(self, path: Path, spec: ModelSpec) -> OnnxModel:
+    def _session(self, path: Path, spec: ModelSpec) -> Session:
         options = RuntimeOptions(
             spec.runtime.providers or self.runtime.providers,
             spec.runtime.intra_op_threads or self.runtime.intra_op_threads,
             self.runtime.idle_threads,
         )
         # Models that share weights (coco and coco-camtrap) share one session too.
-        key = (path, options, spec.input.name)
+        precision = spec.runtime.precision
+        key = (path, options, spec.input.name, precision)
         if key not in self._sessions:
-            self._sessions[key] = OnnxModel(path, options, spec.input.name)
+            self._sessions[key] = (
+                OnnxModel(path, options, spec.input.name)
+                if precision == "fp32"
+                else OpenVinoModel(path, options, precision, spec.input.name)
+            )
         return self._sessions[key]
 
 

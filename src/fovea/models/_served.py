@@ -18,7 +18,7 @@ from fovea.errors import FoveaError, InvalidParameter, ModelConfigError
 from fovea.models._clock import StageClock
 from fovea.models._outputs import resolve_outputs
 from fovea.models._spec import ModelSpec
-from fovea.runtime.onnx import OnnxModel
+from fovea.runtime.session import Session
 from fovea.tasks import TASKS, DecodeContext, Decoder, Outputs
 from fovea.vision import DecodedImage, ImageLike, Limits, load_image, prepare
 
@@ -52,7 +52,7 @@ class Prediction:
 class ServedModel:
     """One version of one model, loaded and ready to predict."""
 
-    def __init__(self, name: str, version: str, spec: ModelSpec, session: OnnxModel) -> None:
+    def __init__(self, name: str, version: str, spec: ModelSpec, session: Session) -> None:
         self.name, self.version, self.spec, self.session = name, version, spec, session
         self.decoder: Decoder = TASKS[spec.task].decoders[spec.decoder]
         self.labels: tuple[str, ...] = _reported_labels(spec)

@@ -70,6 +70,9 @@ class RuntimeSpec(_Strict):
 
     providers: tuple[str, ...] | None = None
     intra_op_threads: Annotated[int, Field(ge=0)] | None = None
+    # bf16 runs the same ONNX file on OpenVINO (CPUs with AVX-512 BF16 or AMX); int8 is a
+    # separate version written by `fovea models quantize`, run like any fp32 file.
+    precision: Literal["fp32", "bf16"] = "fp32"
 
 
 class ModelSpec(_Strict):
