@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fovea.models import Repository
+from fovea.models import Repository, ServedModel
 from fovea.runtime.memory import tune_malloc
 from fovea.runtime.onnx import RuntimeOptions
 from fovea.vision import Limits
@@ -40,6 +40,7 @@ def _worker(
     repo.scan()
     repo.load_all(only=model)
     served = repo.get(model)
+    assert isinstance(served, ServedModel), "the ceiling measures one model, not a pipeline"
     tensor = served.load(image, Limits()).tensor
     step = (lambda: served.infer([tensor])) if model_only else (lambda: served.predict(image))
     for _ in range(5):

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Literal
 
 from fovea.errors import FoveaError, ModelConfigError, ModelNotFound, ModelUnavailable
+from fovea.models._pipeline import PipelineModel
 from fovea.models._served import ServedModel
-from fovea.models._spec import ModelSpec, load_spec
+from fovea.models._spec import AnySpec, ModelSpec, PipelineModelSpec, load_spec
 from fovea.runtime.onnx import OnnxModel, RuntimeOptions
 from fovea.runtime.openvino import OpenVinoModel
 from fovea.runtime.session import Session
@@ -21,6 +22,7 @@ from fovea.runtime.session import Session
 log = logging.getLogger("fovea.repository")
 BUNDLED = Path(__file__).parents[1] / "bundled_models"
 Status = Literal["loading", "ready", "failed", "disabled"]
+Servable = ServedModel | PipelineModel  # what `get` gives the serving layer
 
 
 @dataclass
@@ -29,11 +31,11 @@ class ModelEntry:
 
     name: str
     path: Path
-    spec: ModelSpec | None = None
+    spec: AnySpec | None = None
     versions: list[str] = field(default_factory=list)
     status: Status = "loading"
     error: str | None = None
-    served: dict[str, ServedModel] = field(default_factory=dict)
+    served: dict[str, Servable] = field(default_factory=dict)
     load_ms: float | None = None
 
     @property
@@ -61,12 +63,14 @@ class Repository:
             self.entries[folder.name] = self._describe(folder)
 
     def load_all(self, only: str | None = None) -> None:
-        """Load every enabled model (or just `only`); failures are recorded, never raised."""
-        for entry in self.entries.values():
-            if entry.status == "loading" and only in (None, entry.name):
+        """Load every enabled model (or just `only`, with the stages it needs); failures are
+        recorded, never raised. Pipelines load last: they need their stages."""
+        wanted = [e for e in self.entries.values() if only in (None, e.name)]
+        for entry in sorted(wanted, key=lambda e: isinstance(e.spec, PipelineModelSpec)):
+            if entry.status == "loading":
                 self._load(entry)
 
-    def get(self, name: str, version: str | None = None) -> ServedModel:
+    def get(self, name: str, version: str | None = None) -> Servable:
         entry = self.entries.get(name)
         if entry is None:
             raise ModelNotFound(f"no model named {name!r}; try GET /v1/models")
@@ -88,6 +92,10 @@ class Repository:
         entry = ModelEntry(folder.name, folder)
         try:
             entry.spec = load_spec(folder)
+            if isinstance(entry.spec, PipelineModelSpec):
+                entry.versions = ["1"]  # a pipeline has no weights of its own
+                entry.status = "loading" if entry.spec.enabled else "disabled"
+                return entry
             entry.versions = _versions(folder / entry.spec.versions_dir)
             if not entry.versions:
                 raise ModelConfigError(
@@ -110,11 +118,11 @@ class Repository:
         spec = entry.spec
         served_versions = [spec.version] if spec.version else entry.versions
         try:
-            for version in served_versions:
-                path = (entry.path / spec.versions_dir / version / "model.onnx").resolve()
-                model = ServedModel(entry.name, version, spec, self._session(path, spec))
-                model.warm_up()
-                entry.served[version] = model
+            if isinstance(spec, PipelineModelSpec):
+                entry.served["1"] = self._pipeline(entry.name, spec)
+            else:
+                for version in served_versions:
+                    entry.served[version] = self._version(entry, spec, version)
         except FoveaError as exc:
             entry.status, entry.error, entry.served = "failed", exc.detail, {}
             log.error("model %s failed to load: %s", entry.name, exc.detail)
@@ -123,6 +131,30 @@ class Repository:
         log.info(
             "model %s ready: versions %s in %.0f ms", entry.name, served_versions, entry.load_ms
         )
+
+    def _version(self, entry: ModelEntry, spec: ModelSpec, version: str) -> ServedModel:
+        path = (entry.path / spec.versions_dir / version / "model.onnx").resolve()
+        model = ServedModel(entry.name, version, spec, self._session(path, spec))
+        model.warm_up()
+        return model
+
+    def _pipeline(self, name: str, spec: PipelineModelSpec) -> PipelineModel:
+        for stage in (spec.pipeline.detector, spec.pipeline.classifier):
+            entry = self.entries.get(stage)
+            if entry is None:
+                raise ModelConfigError(f"pipeline stage {stage!r} is not a model of the repository")
+            if entry.status == "loading":
+                self._load(entry)
+            if entry.status != "ready":
+                raise ModelConfigError(f"pipeline stage {stage!r} is {entry.status}: {entry.error}")
+        model = PipelineModel(name, spec, self._stage)
+        model.check()
+        return model
+
+    def _stage(self, name: str) -> ServedModel:
+        model = self.get(name)
+        assert isinstance(model, ServedModel), f"stage {name!r} is itself a pipeline"
+        return model
 
     def _session(self, path: Path, spec: ModelSpec) -> Session:
         options = RuntimeOptions(

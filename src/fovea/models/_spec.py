@@ -117,7 +117,53 @@ class ModelSpec(_Strict):
         return tuple(dict.fromkeys(self.class_map.values()))
 
 
-def load_spec(model_dir: Path) -> ModelSpec:
+class CropSpec(_Strict):
+    """How a detected box becomes the classifier's image."""
+
+    padding: Annotated[float, Field(ge=0.0, le=2.0)] = 0.1  # of the box's size, on each side
+    square: bool = True  # grow the shorter side to the longer, so the object is not squashed
+    min_size: Annotated[int, Field(ge=1)] = (
+        16  # boxes whose shorter side is smaller: not classified
+    )
+
+
+class PipelineSpec(_Strict):
+    """A detector, then a classifier on each box of the chosen labels."""
+
+    detector: str
+    classifier: str
+    classify: tuple[str, ...] = ()  # detector labels whose boxes are classified; empty: every box
+    crop: CropSpec = CropSpec()
+    top_k: Annotated[int, Field(ge=1, le=100)] = 3
+    # Classifier label -> reported label. When given, only these labels are considered, and the
+    # probabilities of labels reported under one name add up.
+    label_map: dict[str, str] = Field(default_factory=dict)
+    min_score: Unit = 0.0  # a box whose best class scores less is reported as `unknown_label`
+    unknown_label: str = "unknown"
+
+
+class PipelineModelSpec(_Strict):
+    """A `model.toml` that declares a pipeline of other models instead of weights."""
+
+    task: Literal["detect"] = "detect"
+    description: str = ""
+    enabled: bool = True
+    pipeline: PipelineSpec
+    batching: BatchingSpec = BatchingSpec()  # its own admission limit (max_queue)
+
+    @property
+    def versions_dir(self) -> str:
+        return "."
+
+    @property
+    def version(self) -> str | None:
+        return None
+
+
+AnySpec = ModelSpec | PipelineModelSpec
+
+
+def load_spec(model_dir: Path) -> AnySpec:
     """Read and validate `model_dir/model.toml`, resolving `labels_file`."""
     path = model_dir / "model.toml"
     try:
@@ -130,6 +176,8 @@ def load_spec(model_dir: Path) -> ModelSpec:
     if isinstance(labels_file, str):
         raw = {**raw, "labels": _read_labels(model_dir / labels_file), "labels_file": None}
     try:
+        if "pipeline" in raw:
+            return PipelineModelSpec.model_validate(raw)
         return ModelSpec.model_validate(raw)
     except ValidationError as exc:
         raise ModelConfigError(f"{path}: {_describe(exc)}") from exc

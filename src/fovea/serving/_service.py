@@ -8,23 +8,25 @@ work that may wait), so that a request is refused before its upload is read.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Protocol
 
 import anyio
 import httpx
+import numpy as np
 from anyio.abc import TaskGroup
+from PIL import Image
 
-from fovea.core import Params
+from fovea.core import Classes, Detections, Params
 from fovea.errors import FoveaError
-from fovea.models import Prediction, ServedModel
+from fovea.models import PipelineModel, Prediction, Servable, ServedModel
 from fovea.runtime.limiter import PriorityLimiter
 from fovea.serving._admission import Admission, Priority, Ticket
 from fovea.serving._batching import Batchers
 from fovea.serving._fetch import FetchPolicy, fetch
 from fovea.serving._pipeline import Pipeline
-from fovea.serving._sources import Encoded, ImageInput, Local, Source, Url
+from fovea.serving._sources import Encoded, Frame, ImageInput, Local, Source, Url
 from fovea.tasks import DecodeContext
 from fovea.vision import Limits
 
@@ -99,17 +101,17 @@ class Service:
             raise RuntimeError("use the service inside `async with`")
         return self._pipeline
 
-    def admit(self, model: ServedModel, count: int = 1) -> Ticket:
+    def admit(self, model: Servable, count: int = 1) -> Ticket:
         """Admit interactive work now, or raise Overloaded (503) when the model is full."""
         return self.admission.admit(model.name, model.spec.batching.max_queue, count)
 
-    async def admit_background(self, model: ServedModel, count: int = 1) -> Ticket:
+    async def admit_background(self, model: Servable, count: int = 1) -> Ticket:
         """Admit background work once the model has room for it; never refused."""
         return await self.admission.wait(model.name, model.spec.batching.max_queue, count)
 
     async def predict(
         self,
-        model: ServedModel,
+        model: Servable,
         inputs: Sequence[ImageInput],
         params: Params,
         priority: Priority = Priority.INTERACTIVE,
@@ -133,7 +135,7 @@ class Service:
 
     async def run(
         self,
-        model: ServedModel,
+        model: Servable,
         source: Source,
         context: DecodeContext,
         priority: Priority = Priority.INTERACTIVE,
@@ -143,14 +145,50 @@ class Service:
         """One image: fetched if it is a URL, then through the pipeline; observed either way."""
         try:
             local = await self.fetched(source)
-            prediction = await self.pipeline.run(
-                model, local, context, priority, keep_image=keep_image
-            )
+            if isinstance(model, PipelineModel):
+                prediction = await self._two_stage(model, local, context, priority, keep_image)
+            else:
+                prediction = await self.pipeline.run(
+                    model, local, context, priority, keep_image=keep_image
+                )
         except FoveaError:
             self._observe(model, {}, ok=False)
             raise
         self._observe(model, prediction.timing_ms, ok=True, cpu_ms=prediction.cpu_ms)
         return prediction
+
+    async def _two_stage(
+        self,
+        model: PipelineModel,
+        source: Local,
+        context: DecodeContext,
+        priority: Priority,
+        keep_image: bool,
+    ) -> Prediction:
+        """The detector on the image, then the classifier on the crops of its boxes, each
+        through its own model's batcher, concurrently."""
+        detector, classifier = model.detector, model.classifier
+        found = await self.run(detector, source, context, priority, keep_image=True)
+        assert found.image is not None
+        assert isinstance(found.result, Detections)
+        image, dets = found.image, found.result
+        crops, _ = await self.pipeline.in_worker(lambda: model.crops(image, dets), priority)
+        classify = model.classifier_context()
+        answers: list[Classes] = [Classes(np.zeros(0, np.int64), np.zeros(0, np.float32))] * len(
+            crops
+        )
+
+        async def one(k: int, crop: Image.Image) -> None:
+            frame = Frame(np.asarray(crop))
+            result = (await self.run(classifier, frame, classify, priority)).result
+            assert isinstance(result, Classes)
+            answers[k] = result
+
+        async with anyio.create_task_group() as group:
+            for k, (_, crop) in enumerate(crops):
+                group.start_soon(one, k, crop)
+        result = model.attach(dets, [i for i, _ in crops], answers)
+        return replace(found, result=result, image=image if keep_image else None)
 
     async def fetched(self, source: Source) -> Local:
         if not isinstance(source, Url):
@@ -160,7 +198,7 @@ class Service:
 
     def _observe(
         self,
-        model: ServedModel,
+        model: Servable,
         timing_ms: Mapping[str, float],
         ok: bool,
         cpu_ms: Mapping[str, float] | None = None,
@@ -169,7 +207,7 @@ class Service:
             self.observer.observe_prediction(model.name, timing_ms, ok, cpu_ms)
             if (
                 ok
-                and "infer" in timing_ms
+                and isinstance(model, ServedModel)
                 and self.pipeline.batchers.get(model).max_batch_size == 1
             ):
                 self.observer.observe_batch(model.name, 1)  # whole-image runs skip the batcher

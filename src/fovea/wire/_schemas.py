@@ -54,6 +54,12 @@ class Timing(BaseModel):
     postprocess: float = 0.0
 
 
+class ClassScore(BaseModel):
+    label: str
+    class_id: int
+    score: float
+
+
 class Detection(BaseModel):
     label: str
     class_id: int
@@ -64,12 +70,9 @@ class Detection(BaseModel):
     )
     keypoints: list[list[float]] | None = Field(None, description="x, y pixel pairs, if any.")
     tracker_id: int | None = Field(None, description="The object's track, when tracking.")
-
-
-class ClassScore(BaseModel):
-    label: str
-    class_id: int
-    score: float
+    classes: list[ClassScore] | None = Field(
+        None, description="A pipeline's second stage: the box's top-k classes, best first."
+    )
 
 
 class MaskOut(BaseModel):
@@ -176,6 +179,9 @@ class ModelInfo(BaseModel):
     postprocess: dict[str, Any] = Field(default_factory=dict)
     dynamic_batch: bool | None = None
     max_batch_size: int | None = Field(None, description="Most images stacked into one run.")
+    pipeline: dict[str, Any] | None = Field(
+        None, description="For a pipeline: its stages, crop rule and label map."
+    )
     providers: list[str] = Field(default_factory=list)
     load_ms: float | None = None
 

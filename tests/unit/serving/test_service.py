@@ -18,6 +18,7 @@ from fovea.errors import InvalidBase64, InvalidParameter
 from fovea.models import Repository
 from fovea.serving import Base64, Encoded, FetchPolicy, Frame, ImageInput, Priority, Service
 from fovea.vision import Limits
+from tests.helpers import single
 
 pytestmark = pytest.mark.anyio
 
@@ -167,7 +168,7 @@ async def test_a_url_slower_than_httpx_default_but_within_the_policy_is_fetched(
 
 
 async def test_an_image_alone_on_the_server_may_use_every_core(repository: Repository) -> None:
-    served = repository.get("colour-test")
+    served = single(repository, "colour-test")
     seen: list[bool] = []
     infer = served.infer
 
