@@ -136,3 +136,21 @@ def test_camtrap_species_names_the_cat_and_only_ever_an_animal(bundled: TestClie
             names = {c["label"] for c in d.get("classes") or []}
             assert names <= animals  # an animal box gets an animal name, anything else none
             assert d["label"] == "animal" or not names
+
+
+def test_camtrap_species_calls_horses_horses_or_unknown_animals(bundled: TestClient) -> None:
+    # NanoDet finds four animals (it calls some of them cows); ImageNet knows one horse class.
+    animals = _predict(bundled, "camtrap-species", "horses.jpg")["detections"]
+    assert len(animals) >= 3
+    assert {d["label"] for d in animals} == {"animal"}
+    names = [d["classes"][0]["label"] for d in animals]
+    assert set(names) <= {"horse", "zebra", "unknown animal"}
+    assert "horse" in names
+
+
+def test_a_dog_and_a_person_in_one_photo(bundled: TestClient) -> None:
+    labels = {d["label"] for d in _predict(bundled, "coco", "person_horse_dog.jpg")["detections"]}
+    assert {"dog", "person"} <= labels
+    species = _predict(bundled, "camtrap-species", "person_horse_dog.jpg")["detections"]
+    named = {d["classes"][0]["label"] for d in species if d["label"] == "animal"}
+    assert "dog" in named
