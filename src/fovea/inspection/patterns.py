@@ -151,8 +151,11 @@ def readable(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors(include_url=False):
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
-        what = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-        what = what.removeprefix("Value error, ")
+        what = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            what = "unknown key"
+            if error["loc"][0] == "objects" and error["loc"][-1] in Pattern.model_fields:
+                what += " (in TOML, keys after [[objects]] belong to that object: move it up)"
         parts.append(f"{where.lstrip('.') or 'pattern'}: {what}")
     return "; ".join(parts)
 
