@@ -82,7 +82,7 @@ def test_expected_boxes_are_dashed_and_found_boxes_solid_in_the_status_colour() 
     left_edge = [tuple(p) for p in out[30:71, 30]]  # the missing chip's dashed left edge
     assert left_edge.count(missing) >= 15
     assert left_edge.count(GREY) >= 8  # the gaps
-    found_edge = [tuple(p) for p in out[40:61, 150]]  # the screw's found box: solid
+    found_edge = [tuple(p) for p in out[40:61, 130]]  # the screw's found box: solid
     assert found_edge.count(misplaced) == len(found_edge)
     assert tuple(out[50, 180]) == GREY  # inside the extra cap
     assert (out[70:91, 190] == STATUS_COLOURS["extra"]).all(axis=-1).sum() > 15
