@@ -19,7 +19,9 @@ URL = "http://camera.test:5051"
 
 
 def test_parameters_read_from_a_query_string_with_the_adapters_bounds() -> None:
-    params = TakePhotoParams.from_query("exposure_time_microseconds=20000&format=png&emulate_camera=true")
+    params = TakePhotoParams.from_query(
+        "exposure_time_microseconds=20000&format=png&emulate_camera=true"
+    )
     assert params.query() == {
         "exposure_time_microseconds": "20000",
         "format": "png",
@@ -107,7 +109,7 @@ def test_a_camera_that_is_down_is_camera_unavailable() -> None:
     def refused(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    with pytest.raises(CameraUnavailable, match="cannot reach the camera.*ConnectError"):
+    with pytest.raises(CameraUnavailable, match=r"cannot reach the camera.*ConnectError"):
         shoot(refused)
     assert CameraUnavailable.status == 502
 

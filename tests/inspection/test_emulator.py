@@ -30,7 +30,7 @@ def camera(folder: Path) -> Iterator[TestClient]:
         yield client
 
 
-def photo(camera: TestClient, path: str = TAKE_PHOTO_PATH, **query: object) -> Image.Image:
+def photo(camera: TestClient, path: str = TAKE_PHOTO_PATH, **query: str | float) -> Image.Image:
     response = camera.get(path, params=query)
     assert response.status_code == 200, response.text
     image = Image.open(io.BytesIO(response.content))
@@ -71,7 +71,9 @@ def test_exposure_longer_than_the_timeout_gets_no_image(camera: TestClient) -> N
 
 def test_bad_parameters_are_422_and_unknown_ones_ignored(camera: TestClient) -> None:
     assert camera.get(TAKE_PHOTO_PATH, params={"quality": 1}).status_code == 422
-    assert camera.get(TAKE_PHOTO_PATH, params={"serial_number": 7, "whatever": 1}).status_code == 200
+    assert (
+        camera.get(TAKE_PHOTO_PATH, params={"serial_number": 7, "whatever": 1}).status_code == 200
+    )
 
 
 def test_an_empty_folder_gets_no_image(tmp_path: Path) -> None:

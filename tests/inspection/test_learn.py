@@ -10,7 +10,7 @@ import pytest
 
 from fovea.errors import InvalidParameter
 from fovea.inspection.learn import Example, example_images, label_file, learn, read_yolo
-from fovea.inspection.patterns import parse_pattern, dump_pattern
+from fovea.inspection.patterns import dump_pattern, parse_pattern
 
 
 def board(name: str, dx: float = 0.0, extra: bool = False) -> Example:
@@ -51,7 +51,9 @@ def test_examples_with_other_counts_are_left_out_and_refused() -> None:
     examples = [board("a"), board("b"), board("odd", extra=True), board("far", 0.2)]
     learned = learn(examples, floor=0.01)
     assert learned.used == ("a", "b", "far")
-    assert dict(learned.left_out) == {"odd": "1 chip, 3 screw where most examples have 1 chip, 2 screw"}
+    assert dict(learned.left_out) == {
+        "odd": "1 chip, 3 screw where most examples have 1 chip, 2 screw"
+    }
     assert "odd" in learned.refused
     assert learned.refused["odd"] == "1 extra screw"
     report = learned.report()

@@ -133,7 +133,7 @@ def test_a_broken_file_is_listed_with_its_reason_and_skipped_by_auto(tmp_path: P
     assert entries["binary"].error is not None
     assert "cannot be read" in entries["binary"].error
     assert [e.name for e in store.for_model("inspect-test")] == ["good"]
-    with pytest.raises(InvalidPattern, match="broken.toml"):
+    with pytest.raises(InvalidPattern, match=r"broken\.toml"):
         store.read("broken")
 
 

@@ -64,7 +64,9 @@ def test_retention_drops_the_oldest_records_and_their_files(tmp_path: Path) -> N
     dropped = [store.save(a, b"jpeg") for a in answers]
     assert dropped == [[], [], [answers[0]["id"]], [answers[1]["id"]]]
     kept = [a["id"] for a in answers[2:]]
-    assert sorted(os.listdir(tmp_path)) == sorted(f"{i}{s}" for i in kept for s in (".jpg", ".json"))
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        f"{i}{s}" for i in kept for s in (".jpg", ".json")
+    )
     with pytest.raises(InspectionNotFound, match="retention"):
         store.get(answers[0]["id"])
 

@@ -100,7 +100,7 @@ def learn(
     sigma = np.array([np.std(s, axis=0, ddof=1 if len(s) > 1 else 0) for s in stacks])
     pattern = Pattern(
         model=model,
-        description=description or f"learned from {len(used)} good examples",
+        description=description or f"learned from {len(used)} good example(s)",
         score_threshold=score_threshold,
         tolerance=Tolerance(x=floor, y=floor, w=floor, h=floor),
         objects=tuple(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import tomli_w
+import tomlkit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fovea.errors import InvalidParameter, InvalidPattern, PatternNotFound
@@ -161,8 +161,17 @@ def readable(exc: ValidationError) -> str:
 
 
 def dump_pattern(pattern: Pattern) -> str:
-    """The pattern as TOML text, as `parse_pattern` reads it back."""
-    return tomli_w.dumps(pattern.model_dump(mode="json", exclude_none=True))
+    """The pattern as TOML text that `parse_pattern` reads back: defaults left out but the
+    tolerance, boxes on one line, an object's own tolerance as an inline table."""
+    data = pattern.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    data["tolerance"] = pattern.tolerance.model_dump(exclude_none=True)
+    for obj in data.get("objects", []):
+        if "tolerance" in obj:
+            inline = tomlkit.inline_table()
+            inline.update(obj["tolerance"])
+            obj["tolerance"] = inline
+    ordered = {key: data[key] for key in Pattern.model_fields if key in data}
+    return tomlkit.dumps(ordered)
 
 
 @dataclass(frozen=True)
