@@ -181,18 +181,25 @@ def _inspect_here(
     model = model or _model_of(ref, lambda name: _stored(store, name))
     served = _loaded(settings, only=model).get(model)
 
-    async def run() -> InspectResponse:
-        service = Service(settings.limits, settings.fetch_policy, settings.workers)
-        async with service:
-            inspector = Inspector(service, store)
-            chosen = inspector.resolve(served, ref)
-            with service.admit(served):
-                source = Encoded(image.read_bytes())
-                return await inspector.inspect(
-                    served, source, chosen, image_id=image.name, annotate=annotate
-                )
+    service = Service(settings.limits, settings.fetch_policy, settings.workers)
+    inspector = Inspector(service, store)
+    chosen = inspector.resolve(served, ref)
 
-    return anyio.run(run)
+    async def run() -> InspectResponse | FoveaError:
+        async with service:
+            try:
+                with service.admit(served):
+                    source = Encoded(image.read_bytes())
+                    return await inspector.inspect(
+                        served, source, chosen, image_id=image.name, annotate=annotate
+                    )
+            except FoveaError as exc:  # returned: the service's task group would wrap it
+                return exc
+
+    answer = anyio.run(run)
+    if isinstance(answer, FoveaError):
+        raise answer
+    return answer
 
 
 def _stored(store: PatternStore, name: str) -> Pattern:

@@ -198,7 +198,8 @@ def _stacks(examples: Sequence[Example], labels: Sequence[str], means: Boxes) ->
 
 
 def _object(label: str, mean: Boxes, sigma: Boxes, k: float, floor: float) -> ExpectedObject:
-    x, y, w, h = (min(1.0, max(floor, math.ceil(k * s * 1e4) / 1e4)) for s in sigma)
+    # Rounded up to 1e-4, but not for float noise: 2 x 0.0100000001 stays 0.02.
+    x, y, w, h = (min(1.0, max(floor, math.ceil(k * s * 1e4 - 1e-6) / 1e4)) for s in sigma)
     cx, cy = (min(1.0, max(0.0, round(float(v), 5))) for v in mean[:2])
     width, height = (min(1.0, max(1e-5, round(float(v), 5))) for v in mean[2:])
     return ExpectedObject(
