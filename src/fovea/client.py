@@ -110,9 +110,10 @@ def inspect_request(
     pattern: str | Pattern,
     annotate: bool = False,
     version: str | None = None,
+    filename: str | None = None,
 ) -> dict[str, Any]:
-    """httpx request arguments: multipart for a file or bytes, JSON for a URL; an inline
-    pattern travels as its TOML text."""
+    """httpx request arguments: multipart for a file or bytes (sent as `filename` when given),
+    JSON for a URL; an inline pattern travels as its TOML text."""
     url = f"/v1/models/{model}/inspect"
     query: dict[str, Any] = {"version": version} if version else {}
     text = dump_pattern(pattern) if isinstance(pattern, Pattern) else pattern
@@ -120,13 +121,9 @@ def inspect_request(
         body = {"url": image, "pattern": text, "annotate": annotate}
         return {"method": "POST", "url": url, "params": query, "json": body}
     form = {"pattern": text, "annotate": str(annotate).lower()}
-    return {
-        "method": "POST",
-        "url": url,
-        "params": query,
-        "files": {"file": _file(image, 0)},
-        "data": form,
-    }
+    name, data = _file(image, 0)
+    files = {"file": (filename or name, data)}
+    return {"method": "POST", "url": url, "params": query, "files": files, "data": form}
 
 
 def trigger_request(
@@ -253,9 +250,10 @@ class Client:
         pattern: str | Pattern = "auto",
         annotate: bool = False,
         version: str | None = None,
+        filename: str | None = None,
     ) -> InspectResponse:
         """OK or NOK for one image against a pattern (a name, `auto`, TOML text or a Pattern)."""
-        request = inspect_request(model, image, pattern, annotate, version)
+        request = inspect_request(model, image, pattern, annotate, version, filename)
         return read_as(self.http.request(**request), InspectResponse)
 
     def trigger(
@@ -360,9 +358,10 @@ class AsyncClient:
         pattern: str | Pattern = "auto",
         annotate: bool = False,
         version: str | None = None,
+        filename: str | None = None,
     ) -> InspectResponse:
         """OK or NOK for one image against a pattern (a name, `auto`, TOML text or a Pattern)."""
-        request = inspect_request(model, image, pattern, annotate, version)
+        request = inspect_request(model, image, pattern, annotate, version, filename)
         return read_as(await self.http.request(**request), InspectResponse)
 
     async def trigger(

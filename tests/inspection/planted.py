@@ -74,3 +74,7 @@ def build(root: Path) -> Path:
     write_model(models, "inspect-test", TOML, {"1": board})
     write_model(models, "single-test", TOML, {"1": single})
     return models
+
+
+# The board, and a cap at (0.2, 0.9) that the detector never finds.
+MISSING_PATTERN = BOARD_PATTERN + '[[objects]]\nlabel = "cap"\nbox = [0.2, 0.9, 0.1, 0.1]\n'
