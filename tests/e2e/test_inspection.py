@@ -12,15 +12,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from fovea.api.app import create_app
-from fovea.client import APIError, Client
+from fovea.client import APIError, AsyncClient, Client
 from fovea.config import Settings
 from fovea.inspection.camera import TakePhotoParams
+from fovea.inspection.patterns import parse_pattern
 from tests.inspection.cameras import emulated_camera, photo_folder
 from tests.inspection.planted import BOARD_PATTERN
 from tests.servers import fovea_server
@@ -130,3 +132,40 @@ def test_a_camera_that_is_down_or_answers_garbage_is_502(
     assert problem["type"] == "/problems/camera-unavailable"
     want = "ConnectError" if camera_kind == "down" else "not an image"
     assert want in problem["detail"]
+
+
+def test_the_clients_pattern_and_history_methods(server: str, tmp_path: Path) -> None:
+    photo = photo_folder(tmp_path, 1) / "board-0.jpg"
+    with Client(server) as client:
+        assert [p.name for p in client.patterns("inspect-test")] == ["board", "board-missing"]
+        detail = client.put_pattern("scratch", parse_pattern(BOARD_PATTERN))
+        assert (detail.name, detail.pattern.model) == ("scratch", "inspect-test")
+        assert client.pattern("scratch").pattern == detail.pattern
+        answer = client.inspect("inspect-test", photo, "scratch")
+        assert (answer.pattern, answer.image_id) == ("scratch", "board-0.jpg")
+        client.delete_pattern("scratch")
+        with pytest.raises(APIError) as caught:
+            client.delete_pattern("scratch")
+        assert caught.value.status == 404
+
+
+def test_the_async_client_does_the_same(server: str, tmp_path: Path) -> None:
+    photo = (photo_folder(tmp_path, 1) / "board-0.jpg").read_bytes()
+
+    async def run() -> None:
+        async with AsyncClient(server) as client:
+            names = [p.name for p in await client.patterns()]
+            assert names == ["board", "board-missing"]
+            await client.put_pattern("scratch-async", BOARD_PATTERN)
+            assert (await client.pattern("scratch-async")).toml == BOARD_PATTERN
+            answer = await client.inspect("inspect-test", photo, "scratch-async", filename="p.jpg")
+            assert (answer.decision, answer.image_id) == ("OK", "p.jpg")
+            await client.delete_pattern("scratch-async")
+            triggered = await client.trigger(pattern="board-missing")
+            assert triggered.decision == "NOK"
+            [kept] = await client.inspections(decision="NOK", pattern="board-missing", limit=1)
+            assert kept.id == triggered.id
+            assert (await client.inspection(kept.id)).errors == 1
+            assert (await client.inspection_image(kept.id))[:2] == b"\xff\xd8"  # a JPEG
+
+    anyio.run(run)

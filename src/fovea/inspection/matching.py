@@ -227,5 +227,5 @@ def _position(
 
 
 def _box(values: Boxes) -> Box:
-    a, b, c, d = (round(float(v), 6) for v in values)
+    a, b, c, d = (round(float(v), 6) + 0.0 for v in values)  # + 0.0: no -0.0 in the JSON
     return a, b, c, d

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from fovea.core import Detections
 from fovea.vision.annotators._base import fresh
-from fovea.vision.annotators._style import Colour, font, line_width
+from fovea.vision.annotators._style import Colour, Font, font, line_width
 
 STATUS_COLOURS: dict[str, Colour] = {
     "found": (60, 180, 75),
@@ -45,16 +45,33 @@ class InspectionAnnotator:
                 dashed_rectangle(draw, xyxy, colour, width, dash=4 * width)
             else:
                 draw.rectangle(tuple(xyxy), outline=colour, width=width)
-        for xyxy, status, tag in zip(result.xyxy.tolist(), statuses, tags, strict=True):
+        for xyxy, kind, status, tag in zip(
+            result.xyxy.tolist(), kinds, statuses, tags, strict=True
+        ):
             if tag:
                 colour = STATUS_COLOURS.get(str(status), STATUS_COLOURS["extra"])
-                text_width = draw.textlength(str(tag), font=face)
-                x1, y1 = min(xyxy[0], max(0.0, out.width - text_width - 4)), xyxy[1]
-                left, top, right, bottom = draw.textbbox((x1, y1), str(tag), font=face)
-                lift = min(bottom - top + 4, y1)  # above the box, unless it touches the top
-                draw.rectangle((left, top - lift, right + 4, bottom - lift + 4), fill=colour)
-                draw.text((x1 + 2, y1 - lift + 2), str(tag), fill=(0, 0, 0), font=face)
+                _tag(draw, face, xyxy, str(tag), colour, below=kind == "expected")
         return out
+
+
+def _tag(
+    draw: ImageDraw.ImageDraw,
+    face: Font,
+    xyxy: list[float],
+    text: str,
+    colour: Colour,
+    below: bool,
+) -> None:
+    """A filled tag above the box (inside its top when the box touches the top), or, for an
+    expected box (`below`), inside its bottom edge, so that it does not cover the tag of a part
+    found in the same place. Kept inside the image on the right."""
+    image_width = draw.im.size[0]
+    x = min(xyxy[0], max(0.0, image_width - draw.textlength(text, font=face) - 4))
+    left, top, right, bottom = draw.textbbox((x, 0), text, font=face)
+    height = bottom - top + 4
+    y = xyxy[3] - height if below else xyxy[1] - min(height, xyxy[1])
+    draw.rectangle((left, y, right + 4, y + height), fill=colour)
+    draw.text((x + 2, y + 2 - top), text, fill=(0, 0, 0), font=face)
 
 
 def dashed_rectangle(
