@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 
 from fovea.errors import ExtraNotInstalled
-from fovea.inspection.matching import Inspection, choose, inspect, iou_cxcywh, match, within
+from fovea.inspection.matching import (
+    Inspection,
+    choose,
+    inspect,
+    iou_cxcywh,
+    match,
+    warm,
+    within,
+)
 from fovea.inspection.patterns import Pattern, Tolerance
 from tests.helpers import make_detections
 
@@ -246,3 +254,4 @@ def test_without_scipy_inspection_says_which_extra_to_install(
     monkeypatch.setitem(sys.modules, "scipy.optimize", None)
     with pytest.raises(ExtraNotInstalled, match=r"fovea-serve\[inspect\]"):
         judge(BOARD, BOARD)
+    warm()  # the server's startup warm-up does not fail without it

@@ -9,6 +9,7 @@ pair's offset is the Euclidean norm of (dx, dy, dw, dh).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -188,6 +189,13 @@ def assign(expected: Boxes, found: Boxes, tolerances: Sequence[Tolerance]) -> li
     cost = offsets + np.where(inside, 0.0, offsets.sum() + 1.0)
     rows, columns = _solver()(cost)
     return [(int(r), int(c)) for r, c in zip(rows, columns, strict=True)]
+
+
+def warm() -> None:
+    """Import scipy now (a second, once) rather than in the first inspection; without the
+    `inspect` extra, nothing happens here and inspections say what to install."""
+    with contextlib.suppress(ExtraNotInstalled):
+        _solver()
 
 
 def _solver() -> Callable[[npt.NDArray[np.float64]], tuple[Any, Any]]:

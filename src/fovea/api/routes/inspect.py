@@ -8,9 +8,12 @@ A camera that is down, slow or answers something not an image is a 502 or 504 pr
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+import anyio
+from fastapi import APIRouter, FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -27,6 +30,7 @@ from fovea.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from fovea.inspection import matching
 from fovea.inspection.camera import TakePhotoParams, take_photo
 from fovea.inspection.inspector import Inspector, PatternRef
 from fovea.inspection.patterns import AUTO, PatternStore
@@ -35,7 +39,16 @@ from fovea.serving import Base64, Encoded, ImageInput, Url
 from fovea.wire import Problem
 from fovea.wire.inspection import InspectionList, InspectionSummary, InspectRequest, InspectResponse
 
-router = APIRouter(tags=["inspection"])
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Runs inside the app's lifespan (FastAPI merges a router's): scipy's first import takes
+    a second, so it happens here, off the event loop, and not in the first inspection."""
+    await anyio.to_thread.run_sync(matching.warm)
+    yield
+
+
+router = APIRouter(tags=["inspection"], lifespan=_lifespan)
 
 _MULTIPART = {
     "type": "object",
