@@ -192,8 +192,8 @@ def _stacks(examples: Sequence[Example], labels: Sequence[str], means: Boxes) ->
             rows = [i for i, lb in enumerate(labels) if lb == label]
             columns = [j for j, lb in enumerate(example.labels) if lb == label]
             found = example.cxcywh[columns]
-            for row, column in matching.assign(means[rows], found, [_ANY_PLACE] * len(rows)):
-                stacks[rows[row]].append(found[column])
+            for pair in matching.assign(means[rows], found, [_ANY_PLACE] * len(rows)):
+                stacks[rows[pair.row]].append(found[pair.column])
     return stacks
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -124,17 +124,15 @@ def match(
         tolerances = [pattern.tolerance_of(i) for i in expected]
         e_boxes = np.array([pattern.objects[i].box for i in expected], np.float64)
         d_boxes = cxcywh[candidates].reshape(-1, 4)
-        pairs = dict(assign(e_boxes, d_boxes, tolerances))
+        pairs = {pair.row: pair for pair in assign(e_boxes, d_boxes, tolerances)}
         for row, index in enumerate(expected):
-            column = pairs.get(row)
-            if column is None:
+            pair = pairs.get(row)
+            if pair is None:
                 positions.append(PositionResult(index, label, _box(e_boxes[row]), "missing"))
                 continue
-            j = candidates[column]
+            j = candidates[pair.column]
             claimed.add(j)
-            positions.append(
-                _position(index, label, e_boxes[row], cxcywh[j], j, scores[j], tolerances[row])
-            )
+            positions.append(_position(index, label, e_boxes[row], cxcywh[j], j, scores[j], pair))
     positions.sort(key=lambda p: p.index)
     extras = tuple(
         ExtraResult(j, labels[j], _box(cxcywh[j]), float(scores[j]), labels[j] in pattern.counts)
@@ -155,11 +153,22 @@ def choose(inspections: Sequence[Inspection]) -> Inspection:
 
 def within(delta: Box, iou: float, tolerance: Tolerance) -> bool:
     """Whether a found box with this delta and IoU lies within `tolerance`."""
-    limits = (tolerance.x, tolerance.y, tolerance.w, tolerance.h)
-    close = all(
-        limit is None or abs(d) <= limit + _EPS for d, limit in zip(delta, limits, strict=True)
-    )
-    return close and (tolerance.min_iou is None or iou >= tolerance.min_iou - _EPS)
+    deltas = np.array(delta, np.float64).reshape(1, 1, 4)
+    return bool(within_matrix(deltas, np.array([[iou]]), [tolerance])[0, 0])
+
+
+def within_matrix(
+    delta: npt.NDArray[np.float64], ious: npt.NDArray[np.float64], tolerances: Sequence[Tolerance]
+) -> npt.NDArray[np.bool_]:
+    """(M, N): whether each found box (delta (M, N, 4), IoU (M, N)) lies within the tolerance of
+    its expected box (row); a criterion not given always holds."""
+    limits = np.array(
+        [[np.inf if v is None else v for v in (t.x, t.y, t.w, t.h)] for t in tolerances]
+    ).reshape(-1, 4)
+    least = np.array([-np.inf if t.min_iou is None else t.min_iou for t in tolerances])
+    close = (np.abs(delta) <= limits[:, None, :] + _EPS).all(axis=2)
+    inside: npt.NDArray[np.bool_] = close & (ious >= least[:, None] - _EPS)
+    return inside
 
 
 def iou_cxcywh(a: Boxes, b: Boxes) -> npt.NDArray[np.float64]:
@@ -171,24 +180,31 @@ def iou_cxcywh(a: Boxes, b: Boxes) -> npt.NDArray[np.float64]:
     return np.where(union > 0, overlap / np.where(union > 0, union, 1.0), 0.0)
 
 
-def assign(expected: Boxes, found: Boxes, tolerances: Sequence[Tolerance]) -> list[tuple[int, int]]:
-    """(row, column) pairs of a one-to-one assignment: fewest pairs out of tolerance first, then
-    the least total offset. Every position gets a detection while any is left."""
+class Pair(NamedTuple):
+    """An expected box (row) assigned a found box (column); whether it lies within tolerance."""
+
+    row: int
+    column: int
+    inside: bool
+    iou: float
+
+
+def assign(expected: Boxes, found: Boxes, tolerances: Sequence[Tolerance]) -> list[Pair]:
+    """A one-to-one assignment: fewest pairs out of tolerance first, then the least total
+    offset. Every position gets a detection while any is left."""
     if not len(expected) or not len(found):
         return []
     delta = found[None, :, :] - expected[:, None, :]
     offsets = np.linalg.norm(delta, axis=2)
     ious = iou_cxcywh(expected, found)
-    inside = np.array(
-        [
-            [within(_box(delta[i, j]), float(ious[i, j]), tolerances[i]) for j in range(len(found))]
-            for i in range(len(expected))
-        ]
-    )
+    inside = within_matrix(delta, ious, tolerances)
     # One pair out of tolerance costs more than every offset of the matrix together.
     cost = offsets + np.where(inside, 0.0, offsets.sum() + 1.0)
     rows, columns = _solver()(cost)
-    return [(int(r), int(c)) for r, c in zip(rows, columns, strict=True)]
+    return [
+        Pair(int(r), int(c), bool(inside[r, c]), float(ious[r, c]))
+        for r, c in zip(rows, columns, strict=True)
+    ]
 
 
 def warm() -> None:
@@ -216,21 +232,19 @@ def _position(
     found: Boxes,
     detection: int,
     score: float,
-    tolerance: Tolerance,
+    pair: Pair,
 ) -> PositionResult:
-    delta = _box(found - expected)
-    iou = float(iou_cxcywh(expected[None], found[None])[0, 0])
     return PositionResult(
         index,
         label,
         _box(expected),
-        "found" if within(delta, iou, tolerance) else "misplaced",
+        "found" if pair.inside else "misplaced",
         detection,
         _box(found),
         round(float(score), 5),
-        delta,
+        _box(found - expected),
         round(float(np.linalg.norm(found - expected)), 6),
-        round(iou, 5),
+        round(pair.iou, 5),
     )
 
 
