@@ -135,6 +135,18 @@ def test_auto_picks_the_fewest_errors_then_the_smallest_offset(client: TestClien
     assert inspect(client, "auto", "single-test")["pattern"] == "single"
 
 
+def test_auto_leaves_out_model_less_patterns_of_other_labels(
+    make_client: AppFactory, tmp_path: Path
+) -> None:
+    other = '[[objects]]\nlabel = "wheel"\nbox = [0.5, 0.5, 0.2, 0.2]\n'
+    (tmp_path / "data" / "patterns" / "any-wheel.toml").write_text(other)
+    (tmp_path / "data" / "patterns" / "any-chip.toml").write_text(other.replace("wheel", "chip"))
+    body = inspect(make_client(), "auto")
+    tried = {c["pattern"] for c in body["candidates"]}
+    assert "any-chip" in tried
+    assert "any-wheel" not in tried
+
+
 def test_every_input_form(client: TestClient) -> None:
     encoded = base64.b64encode(PHOTO).decode()
     as_json = client.post(
@@ -215,6 +227,11 @@ def test_json_refusals(client: TestClient) -> None:
     both = client.post(url, json={"image": "x", "url": "http://a"})
     assert both.json()["type"] == "/problems/invalid-parameter"
     assert client.post(url, content=b"x", headers={"content-type": "text/csv"}).status_code == 415
+    bad_pattern = {"image": "x", "pattern": {"objects": [{"label": "chip", "box": [0.5, 2]}]}}
+    problem = client.post(url, json=bad_pattern).json()
+    assert problem["type"] == "/problems/invalid-pattern"
+    assert problem["detail"].startswith("the inline pattern: objects[0].box[1]: Input should be")
+    assert client.post(url, json=[1]).json()["type"] == "/problems/invalid-parameter"
     bad_image = client.post(
         url, json={"image": base64.b64encode(b"no").decode(), "pattern": "board"}
     )

@@ -80,8 +80,13 @@ class Inspector:
         if isinstance(ref, Pattern):
             chosen = [Named(INLINE, ref)]
         elif ref == AUTO:
-            stored = self.patterns.for_model(served.name)
-            chosen = [Named(e.name, e.pattern) for e in stored if e.pattern is not None]
+            # A pattern that names no model takes part only where the model knows its labels.
+            chosen = [
+                Named(e.name, e.pattern)
+                for e in self.patterns.for_model(served.name)
+                if e.pattern is not None
+                and (e.pattern.model is not None or e.pattern.labels <= set(served.labels))
+            ]
             if not chosen:
                 raise PatternNotFound(
                     f"no pattern for model {served.name!r}: PUT one at /v1/patterns/NAME, or "

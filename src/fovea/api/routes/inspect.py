@@ -7,6 +7,7 @@ A camera that is down, slow or answers something not an image is a 502 or 504 pr
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,7 +34,7 @@ from fovea.errors import (
 from fovea.inspection import matching
 from fovea.inspection.camera import TakePhotoParams, take_photo
 from fovea.inspection.inspector import Inspector, PatternRef
-from fovea.inspection.patterns import AUTO, PatternStore
+from fovea.inspection.patterns import AUTO, PatternStore, pattern_of
 from fovea.inspection.records import RecordPolicy, RecordStore
 from fovea.serving import Base64, Encoded, ImageInput, Url
 from fovea.wire import Problem
@@ -249,11 +250,16 @@ async def _read(request: Request, max_bytes: int) -> tuple[ImageInput, PatternRe
     if not body:
         raise InvalidRequest('empty body: send JSON {"image": ..., "pattern": ...} or a file')
     try:
-        parsed = InspectRequest.model_validate_json(body)
+        data = json.loads(body)
+    except ValueError as exc:
+        raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
+    if isinstance(data, dict) and isinstance(data.get("pattern"), dict):
+        # Checked on its own, so its errors read as a pattern's: `objects[0].box[3]: ...`.
+        data["pattern"] = pattern_of(data["pattern"], "the inline pattern")
+    try:
+        parsed = InspectRequest.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        if any(e["type"] == "json_invalid" for e in errors):
-            raise InvalidRequest(f"the body is not valid JSON: {errors[0]['msg']}") from exc
         detail = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in errors)
         raise InvalidParameter(detail) from exc
     source = Url(parsed.url) if parsed.url is not None else Base64(parsed.image or "")
