@@ -15,6 +15,7 @@ from PIL import Image
 
 from fovea.api.app import create_app
 from fovea.config import Settings
+from tests import local_http
 from tests.helpers import image_bytes
 from tests.inspection.planted import BOARD_PATTERN
 from tests.ui.servers import closed_port_url
@@ -135,6 +136,20 @@ def test_auto_picks_the_fewest_errors_then_the_smallest_offset(client: TestClien
     assert inspect(client, "auto", "single-test")["pattern"] == "single"
 
 
+def test_each_pattern_judges_at_its_own_threshold(make_client: AppFactory, tmp_path: Path) -> None:
+    # The cap scores 0.7: a pattern at 0.75 does not see it; the model runs once, at 0.5.
+    patterns = tmp_path / "data" / "patterns"
+    for name in list(PATTERNS):
+        (patterns / f"{name}.toml").unlink()
+    (patterns / "strict.toml").write_text("score_threshold = 0.75\n" + PATTERNS["board-extra"])
+    (patterns / "usual.toml").write_text("score_threshold = 0.5\n" + PATTERNS["board-extra"])
+    body = inspect(make_client(), "auto")
+    assert [(c["pattern"], c["errors"]) for c in body["candidates"]] == [
+        ("strict", 0),
+        ("usual", 1),  # the cap, extra
+    ]
+
+
 def test_auto_leaves_out_model_less_patterns_of_other_labels(
     make_client: AppFactory, tmp_path: Path
 ) -> None:
@@ -165,6 +180,15 @@ def test_every_input_form(client: TestClient) -> None:
     assert (as_object["pattern"], as_object["decision"]) == ("inline", "OK")
     as_toml = inspect(client, PATTERNS["board-missing"])
     assert (as_toml["pattern"], as_toml["decision"]) == ("inline", "NOK")
+
+
+def test_a_url_input(make_client: AppFactory) -> None:
+    client = make_client(url_allowlist=("127.0.0.1",))
+    with local_http.serve() as base:  # serves a 1000x600 JPEG
+        body = {"url": f"{base}/image.jpg", "pattern": "board"}
+        answer = client.post("/v1/models/inspect-test/inspect", json=body).json()
+    assert (answer["image_id"], answer["width"], answer["height"]) == ("url", 1000, 600)
+    assert answer["pattern"] == "board"
 
 
 def test_the_annotated_image_comes_on_request(client: TestClient) -> None:

@@ -169,3 +169,21 @@ def test_the_async_client_does_the_same(server: str, tmp_path: Path) -> None:
             assert (await client.inspection_image(kept.id))[:2] == b"\xff\xd8"  # a JPEG
 
     anyio.run(run)
+
+
+def test_learn_against_the_server_stores_the_pattern_there(server: str, tmp_path: Path) -> None:
+    examples = photo_folder(tmp_path / "good", 2)
+    result = subprocess.run(
+        [sys.executable, "-m", "fovea", "patterns", "learn", str(examples), "-m", "inspect-test",
+         "-n", "learned-remote", "-s", server],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "the pattern accepts 2 of 2 (100%)" in result.stdout
+    with Client(server) as client:
+        learned = client.pattern("learned-remote").pattern
+        assert (learned.model, len(learned.objects)) == ("inspect-test", 4)
+        assert client.trigger(pattern="learned-remote").decision == "OK"
+        client.delete_pattern("learned-remote")

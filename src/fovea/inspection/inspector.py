@@ -114,8 +114,11 @@ class Inspector:
         camera_ms: float | None = None,
     ) -> InspectResponse:
         """The image judged by the best of `patterns` (from `resolve`)."""
+        # The model runs once, at the lowest threshold any pattern asks for; each pattern then
+        # judges only the detections at or above its own (or the model's default).
         default = served.spec.postprocess.score_threshold
-        lowest = min(p.pattern.score_threshold or default for p in patterns)
+        judged = [_with_threshold(p, default) for p in patterns]
+        lowest = min(p.pattern.score_threshold or 0.0 for p in judged)
         context = served.context(Params(score_threshold=lowest))
         prediction = await self.service.run(served, source, context, keep_image=True)
         assert isinstance(prediction.result, Detections)
@@ -124,7 +127,7 @@ class Inspector:
 
         def judge() -> tuple[list[matching.Inspection], float]:
             started = time.perf_counter()  # in a worker: scipy's first import takes a second
-            tried = [matching.inspect(p.name, p.pattern, dets, size_wh) for p in patterns]
+            tried = [matching.inspect(p.name, p.pattern, dets, size_wh) for p in judged]
             return tried, round((time.perf_counter() - started) * 1000, 3)
 
         (tried, match_ms), _ = await self.service.pipeline.in_worker(judge)
@@ -155,6 +158,12 @@ class Inspector:
         statuses["extra"] += sum(not e.counted for e in best.extras)
         offsets = [p.offset for p in best.positions if p.offset is not None]
         self.observer.observe_inspection(model, best.pattern, best.decision, statuses, offsets)
+
+
+def _with_threshold(named: Named, default: float) -> Named:
+    if named.pattern.score_threshold is not None:
+        return named
+    return Named(named.name, named.pattern.model_copy(update={"score_threshold": default}))
 
 
 def _check(named: Named, served: ServedModel) -> None:
