@@ -17,9 +17,6 @@ from fovea.wire import PredictResponse
 app = typer.Typer(help="Serve image models from an ONNX model repository.", no_args_is_help=True)
 models_app = typer.Typer(help="List or check models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-app.add_typer(patterns_app, name="patterns")
-app.add_typer(camera_app, name="camera")
-app.command("inspect")(inspect_command)
 
 RepositoryOpt = Annotated[
     Optional[Path],  # noqa: UP045 - typer reads the annotation at run time
@@ -255,3 +252,9 @@ def _loaded(settings: Any, only: str | None = None) -> Any:
         raise typer.Exit(2) from exc
     repo.load_all(only=only)
     return repo
+
+
+# Visual inspection (fovea.inspection.commands), listed after the commands above.
+app.add_typer(patterns_app, name="patterns")
+app.add_typer(camera_app, name="camera")
+app.command("inspect")(inspect_command)
