@@ -1,4 +1,4 @@
-"""The `fovea` command: serve, ui, predict, models, bench."""
+"""The `fovea` command: serve, ui, predict, models, bench, inspect, patterns, camera."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from fovea.client import APIError, Client
+from fovea.inspection.commands import camera_app, inspect_command, patterns_app
 from fovea.runtime.memory import tune_malloc
 from fovea.wire import PredictResponse
 
@@ -289,3 +290,9 @@ def _loaded(settings: Any, only: str | None = None) -> Any:
         raise typer.Exit(2) from exc
     repo.load_all(only=only)
     return repo
+
+
+# Visual inspection (fovea.inspection.commands), listed after the commands above.
+app.add_typer(patterns_app, name="patterns")
+app.add_typer(camera_app, name="camera")
+app.command("inspect")(inspect_command)

@@ -15,6 +15,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from fovea.inspection.camera import CameraConfig, TakePhotoParams
 from fovea.runtime.onnx import RuntimeOptions
 from fovea.serving import FetchPolicy
 from fovea.vision import Limits
@@ -22,6 +23,11 @@ from fovea.vision import Limits
 
 def _default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "fovea"
 
 
 def _split(value: object) -> object:
@@ -87,6 +93,28 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(
         30.0, description="On SIGTERM, how long in-flight requests get to finish, seconds."
     )
+    # Visual inspection (fovea.inspection)
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Folder for Fovea's data (inspection records, patterns); default: "
+        "$XDG_DATA_HOME/fovea, else ~/.local/share/fovea.",
+    )
+    patterns_dir: Path | None = Field(
+        None, description="Folder of inspection patterns (NAME.toml); default: DATA_DIR/patterns."
+    )
+    camera_url: str | None = Field(
+        None, description="The Basler camera adapter (its base URL, or its take-photo URL)."
+    )
+    camera_params: str = Field(
+        "", description="Query parameters for every photo, e.g. exposure_time_microseconds=20000."
+    )
+    camera_timeout_s: float = Field(
+        10.0, gt=0, description="Most time one photo may take before 504 camera-timeout, seconds."
+    )
+    inspect_record: Literal["nok", "all", "none"] = Field(
+        "nok", description="Inspections kept as image + JSON: nok, all or none."
+    )
+    inspect_keep: int = Field(1000, ge=1, description="Most inspection records kept (oldest go).")
 
     @classmethod
     def settings_customise_sources(
@@ -103,6 +131,39 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return _split(value)
+
+    @field_validator("camera_url")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("camera_params")
+    @classmethod
+    def _camera_query(cls, value: str) -> str:
+        if value:
+            TakePhotoParams.from_query(value)  # a typo fails at startup, not at the first photo
+        return value
+
+    @property
+    def patterns_path(self) -> Path:
+        return self.patterns_dir or self.data_dir / "patterns"
+
+    @property
+    def records_path(self) -> Path:
+        return self.data_dir / "inspections"
+
+    @property
+    def camera(self) -> CameraConfig | None:
+        """The camera adapter to trigger, or None when FOVEA_CAMERA_URL is not set."""
+        if not self.camera_url:
+            return None
+        params = TakePhotoParams.from_query(self.camera_params) if self.camera_params else None
+        return CameraConfig.build(
+            self.camera_url,
+            params or TakePhotoParams(),
+            self.camera_timeout_s,
+            self.max_image_bytes,
+        )
 
     @property
     def repository_path(self) -> Path:

@@ -12,13 +12,20 @@ FoveaError
 │   ├── InvalidRequest                400 invalid-request
 │   ├── InvalidParameter              422 invalid-parameter
 │   ├── URLRefused                    400 url-refused
-│   └── URLFetchFailed                422 url-fetch-failed
+│   ├── URLFetchFailed                422 url-fetch-failed
+│   └── InvalidPattern                422 invalid-pattern
 ├── Unauthorized                      401 unauthorized
 ├── RateLimited                       429 rate-limited
 ├── ModelNotFound                     404 model-not-found
 ├── ModelUnavailable                  503 model-unavailable
 ├── Overloaded                        503 overloaded
 ├── ShuttingDown                      503 shutting-down
+├── PatternNotFound                   404 pattern-not-found
+├── InspectionNotFound                404 inspection-not-found
+├── CameraNotConfigured               503 camera-not-configured
+├── CameraUnavailable                 502 camera-unavailable
+├── CameraTimeout                     504 camera-timeout
+├── ExtraNotInstalled                 501 extra-not-installed
 └── ModelConfigError (also ValueError) a broken model.toml or ONNX file, found at load time
 """
 
@@ -195,6 +202,62 @@ class ModelConfigError(FoveaError, ValueError):
     title = "Model configuration error"
 
 
+class InvalidPattern(InputError):
+    """An inspection pattern is not valid TOML, or breaks the pattern schema."""
+
+    status = 422
+    type = "invalid-pattern"
+    title = "Invalid inspection pattern"
+
+
+class PatternNotFound(FoveaError):
+    """No inspection pattern of that name (or none for that model)."""
+
+    status = 404
+    type = "pattern-not-found"
+    title = "Pattern not found"
+
+
+class InspectionNotFound(FoveaError):
+    """No inspection record of that id (it may have passed the retention limit)."""
+
+    status = 404
+    type = "inspection-not-found"
+    title = "Inspection not found"
+
+
+class CameraNotConfigured(FoveaError):
+    """A camera trigger, but FOVEA_CAMERA_URL is not set."""
+
+    status = 503
+    type = "camera-not-configured"
+    title = "No camera configured"
+
+
+class CameraUnavailable(FoveaError):
+    """The camera could not be reached, answered an error, or sent something not an image."""
+
+    status = 502
+    type = "camera-unavailable"
+    title = "Camera unavailable"
+
+
+class CameraTimeout(FoveaError):
+    """The camera did not deliver a photo within FOVEA_CAMERA_TIMEOUT_S."""
+
+    status = 504
+    type = "camera-timeout"
+    title = "Camera timed out"
+
+
+class ExtraNotInstalled(FoveaError):
+    """The feature needs an optional extra that this installation lacks."""
+
+    status = 501
+    type = "extra-not-installed"
+    title = "Optional extra not installed"
+
+
 PROBLEM_TYPES: tuple[type[FoveaError], ...] = (
     InvalidRequest,
     InvalidParameter,
@@ -213,4 +276,11 @@ PROBLEM_TYPES: tuple[type[FoveaError], ...] = (
     ModelUnavailable,
     Overloaded,
     ShuttingDown,
+    InvalidPattern,
+    PatternNotFound,
+    InspectionNotFound,
+    CameraNotConfigured,
+    CameraUnavailable,
+    CameraTimeout,
+    ExtraNotInstalled,
 )

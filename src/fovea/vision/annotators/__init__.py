@@ -14,6 +14,7 @@ from fovea.core import Classes, Detections, Heatmap, Mask
 from fovea.vision.annotators._base import Annotator
 from fovea.vision.annotators._boxes import BoxAnnotator
 from fovea.vision.annotators._captions import CaptionAnnotator
+from fovea.vision.annotators._inspection import STATUS_COLOURS, InspectionAnnotator
 from fovea.vision.annotators._keypoints import KeypointAnnotator
 from fovea.vision.annotators._labels import LabelAnnotator, label_texts
 from fovea.vision.annotators._masks import MaskAnnotator
@@ -40,9 +41,11 @@ def annotate(
 
 __all__ = [
     "DEFAULT_CHAINS",
+    "STATUS_COLOURS",
     "Annotator",
     "BoxAnnotator",
     "CaptionAnnotator",
+    "InspectionAnnotator",
     "KeypointAnnotator",
     "LabelAnnotator",
     "MaskAnnotator",
