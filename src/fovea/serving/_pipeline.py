@@ -54,7 +54,8 @@ class Pipeline:
             (prepared, image), waited = await self.in_worker(
                 lambda: self._prepare(model, source, keep_image), priority
             )
-            outputs, timing = await batcher.submit(prepared.tensor, priority)
+            raw, timing = await batcher.submit(prepared.tensor, priority)
+        outputs = model.by_role(raw)
         prepared.timing_ms["infer"] = timing.infer_ms
         prediction, _ = await self.in_worker(
             lambda: model.complete(prepared, outputs, context, image), priority

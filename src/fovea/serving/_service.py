@@ -7,6 +7,7 @@ work that may wait), so that a request is refused before its upload is read.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -14,6 +15,8 @@ from typing import Protocol
 
 import anyio
 import httpx
+import numpy as np
+import numpy.typing as npt
 from anyio.abc import TaskGroup
 
 from fovea.core import Params
@@ -27,6 +30,8 @@ from fovea.serving._pipeline import Pipeline
 from fovea.serving._sources import Encoded, ImageInput, Local, Source, Url
 from fovea.tasks import DecodeContext
 from fovea.vision import Limits
+
+Tensor = npt.NDArray[np.generic]
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,9 @@ class Service:
         self.limits, self.fetch_policy, self.workers = limits, fetch_policy, workers
         self.observer = observer
         self.admission = Admission()
+        # Admitted requests per served version: a retired version's batcher stops after its last.
+        self._in_use: dict[ServedModel, int] = {}
+        self._released: anyio.Event | None = None
         self._group: TaskGroup | None = None
         self._http: httpx.AsyncClient | None = None
         self._pipeline: Pipeline | None = None
@@ -95,11 +103,37 @@ class Service:
 
     def admit(self, model: ServedModel, count: int = 1) -> Ticket:
         """Admit interactive work now, or raise Overloaded (503) when the model is full."""
-        return self.admission.admit(model.name, model.spec.batching.max_queue, count)
+        return self._hold(
+            model, self.admission.admit(model.name, model.spec.batching.max_queue, count)
+        )
 
     async def admit_background(self, model: ServedModel, count: int = 1) -> Ticket:
         """Admit background work once the model has room for it; never refused."""
-        return await self.admission.wait(model.name, model.spec.batching.max_queue, count)
+        ticket = await self.admission.wait(model.name, model.spec.batching.max_queue, count)
+        return self._hold(model, ticket)
+
+    async def retire(self, model: ServedModel) -> None:
+        """Once the last admitted request for a version no longer served has finished, stop its
+        batcher (a reload or unload calls this; new requests already get the new version)."""
+        while self._in_use.get(model, 0) > 0:
+            if self._released is None:
+                self._released = anyio.Event()
+            await self._released.wait()
+        self.pipeline.batchers.retire(model)
+
+    def _hold(self, model: ServedModel, ticket: Ticket) -> Ticket:
+        self._in_use[model] = self._in_use.get(model, 0) + 1
+
+        def release() -> None:
+            left = self._in_use[model] = self._in_use[model] - 1
+            if left == 0:
+                del self._in_use[model]
+                if self._released is not None:
+                    self._released.set()
+                    self._released = None
+
+        ticket.on_release = release
+        return ticket
 
     async def predict(
         self,
@@ -145,6 +179,46 @@ class Service:
             raise
         self._observe(model, prediction.timing_ms, ok=True)
         return prediction
+
+    async def infer(
+        self, model: ServedModel, batch: Tensor, priority: Priority = Priority.INTERACTIVE
+    ) -> dict[str, Tensor]:
+        """A ready tensor batch (N, ...) through the model's batching, item by item as images go,
+        so raw tensors share the lanes, worker threads, queues and metrics of images. Every graph
+        output, by name, with N first; the caller has admitted N items."""
+        items: list[dict[str, Tensor]] = [{} for _ in range(len(batch))]
+
+        async def one(index: int) -> None:
+            items[index] = await self._infer_one(model, batch[index], priority)
+
+        async with anyio.create_task_group() as group:
+            for index in range(len(batch)):
+                group.start_soon(one, index)
+        if not items:
+            return {name: np.empty((0,)) for name in model.session.output_names}
+        return {name: np.stack([item[name] for item in items]) for name in items[0]}
+
+    async def _infer_one(
+        self, model: ServedModel, tensor: Tensor, priority: Priority
+    ) -> dict[str, Tensor]:
+        started = time.perf_counter()
+        batcher = self.pipeline.batchers.get(model)
+        try:
+            if batcher.max_batch_size == 1:  # as the pipeline runs unbatched models: one worker
+                outputs, waited = await self.pipeline.in_worker(
+                    lambda: model.run([tensor])[0], priority
+                )
+                infer_ms = round((time.perf_counter() - started) * 1000 - waited, 3)
+                timing = {"queue": waited, "infer": infer_ms}
+            else:
+                async with batcher.slots.slot(priority):
+                    outputs, batched = await batcher.submit(tensor, priority)
+                timing = {"queue": batched.queue_ms, "infer": batched.infer_ms}
+        except FoveaError:
+            self._observe(model, {}, ok=False)
+            raise
+        self._observe(model, timing, ok=True)
+        return outputs
 
     async def fetched(self, source: Source) -> Local:
         if not isinstance(source, Url):

@@ -164,7 +164,7 @@ class InputInfo(BaseModel):
 
 class ModelInfo(BaseModel):
     name: str
-    status: Literal["loading", "ready", "failed", "disabled", "unloading"]
+    status: Literal["loading", "ready", "failed", "disabled", "unloading", "unavailable"]
     error: str | None = None
     task: str | None = None
     decoder: str | None = None
