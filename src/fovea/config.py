@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(
         30.0, description="On SIGTERM, how long in-flight requests get to finish, seconds."
     )
+    grpc_port: int | None = Field(
+        None, description="Port for KServe V2 over gRPC (needs the grpc extra); off when unset."
+    )
+    repository_poll_s: float = Field(
+        0.0,
+        description="Reload the repository when its files change, checking this often, "
+        "seconds; 0 turns polling off (POST /v1/repository/reload still works).",
+    )
 
     @classmethod
     def settings_customise_sources(

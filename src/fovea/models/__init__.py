@@ -1,6 +1,6 @@
 """The model repository: `model.toml` specs, the folder scan and load, and served model versions."""
 
-from fovea.models._repository import BUNDLED, ModelEntry, Repository, Status
+from fovea.models._repository import BUNDLED, ModelEntry, ReloadReport, Repository, Status
 from fovea.models._served import Prediction, Prepared, ServedModel
 from fovea.models._spec import InputSpec, ModelSpec, load_spec
 
@@ -11,6 +11,7 @@ __all__ = [
     "ModelSpec",
     "Prediction",
     "Prepared",
+    "ReloadReport",
     "Repository",
     "ServedModel",
     "Status",

@@ -117,6 +117,8 @@ class Repository:
             report = ReloadReport()
             folders = {f.name: f for f in self._folders() if only in (None, f.name)}
             entries = dict(self.entries)
+            if only is not None and only not in folders and only not in entries:
+                raise ModelNotFound(f"no model folder named {only!r} in {self.root}")
             names = set(folders) | ({only} & set(entries) if only else set(entries))
             for name in sorted(names - (self.unloaded - {only})):
                 self._reconcile(name, folders.get(name), entries, report, retry_failed)

@@ -23,6 +23,7 @@ from fovea.core import Params
 from fovea.errors import FoveaError
 from fovea.models import Prediction, ServedModel
 from fovea.runtime.limiter import PriorityLimiter
+from fovea.runtime.session import Session
 from fovea.serving._admission import Admission, Priority, Ticket
 from fovea.serving._batching import Batchers
 from fovea.serving._fetch import FetchPolicy, fetch
@@ -120,6 +121,18 @@ class Service:
                 self._released = anyio.Event()
             await self._released.wait()
         self.pipeline.batchers.retire(model)
+
+    def retire_later(self, models: Sequence[ServedModel], sessions: Sequence[Session]) -> None:
+        """Retire versions in the background, then close the sessions they leave unused."""
+        assert self._group is not None
+
+        async def retire_all() -> None:
+            for model in models:
+                await self.retire(model)
+            for session in sessions:
+                await anyio.to_thread.run_sync(session.close)
+
+        self._group.start_soon(retire_all)
 
     def _hold(self, model: ServedModel, ticket: Ticket) -> Ticket:
         self._in_use[model] = self._in_use.get(model, 0) + 1

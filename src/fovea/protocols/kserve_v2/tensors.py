@@ -67,6 +67,13 @@ def from_json(datatype: str, shape: Sequence[int], data: Any) -> Array:
         raise InvalidRequest(f"{datatype} data holds values out of range: {exc}") from exc
 
 
+def from_binary_items(items: Sequence[bytes]) -> Array:
+    """A 1-D BYTES tensor of these elements."""
+    array = np.empty(len(items), object)
+    array[:] = list(items)
+    return array
+
+
 def to_binary(array: Array, datatype: str) -> bytes:
     if datatype == "BYTES":
         parts = [_element(v) for v in array.reshape(-1)]
