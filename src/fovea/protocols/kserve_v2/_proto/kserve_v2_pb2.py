@@ -4,112 +4,111 @@
 # source: kserve_v2.proto
 # Protobuf Python Version: 6.33.5
 """Generated protocol buffer code."""
-
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import descriptor_pool as _descriptor_pool
 from google.protobuf import runtime_version as _runtime_version
 from google.protobuf import symbol_database as _symbol_database
 from google.protobuf.internal import builder as _builder
-
 _runtime_version.ValidateProtobufRuntimeVersion(
-    _runtime_version.Domain.PUBLIC, 6, 33, 5, "", "kserve_v2.proto"
+    _runtime_version.Domain.PUBLIC,
+    6,
+    33,
+    5,
+    '',
+    'kserve_v2.proto'
 )
 # @@protoc_insertion_point(imports)
 
 _sym_db = _symbol_database.Default()
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(
-    b'\n\x0fkserve_v2.proto\x12\x0f\x66ovea.kserve_v2"\x13\n\x11ServerLiveRequest""\n\x12ServerLiveResponse\x12\x0c\n\x04live\x18\x01 \x01(\x08"\x14\n\x12ServerReadyRequest"$\n\x13ServerReadyResponse\x12\r\n\x05ready\x18\x01 \x01(\x08"2\n\x11ModelReadyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t"#\n\x12ModelReadyResponse\x12\r\n\x05ready\x18\x01 \x01(\x08"\x17\n\x15ServerMetadataRequest"K\n\x16ServerMetadataResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x12\n\nextensions\x18\x03 \x03(\t"5\n\x14ModelMetadataRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t"\x99\x02\n\x15ModelMetadataResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08versions\x18\x02 \x03(\t\x12\x10\n\x08platform\x18\x03 \x01(\t\x12\x45\n\x06inputs\x18\x04 \x03(\x0b\x32\x35.fovea.kserve_v2.ModelMetadataResponse.TensorMetadata\x12\x46\n\x07outputs\x18\x05 \x03(\x0b\x32\x35.fovea.kserve_v2.ModelMetadataResponse.TensorMetadata\x1a?\n\x0eTensorMetadata\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tatype\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\x03"\x99\x01\n\x0eInferParameter\x12\x14\n\nbool_param\x18\x01 \x01(\x08H\x00\x12\x15\n\x0bint64_param\x18\x02 \x01(\x03H\x00\x12\x16\n\x0cstring_param\x18\x03 \x01(\tH\x00\x12\x16\n\x0c\x64ouble_param\x18\x04 \x01(\x01H\x00\x12\x16\n\x0cuint64_param\x18\x05 \x01(\x04H\x00\x42\x12\n\x10parameter_choice"\xd0\x01\n\x13InferTensorContents\x12\x15\n\rbool_contents\x18\x01 \x03(\x08\x12\x14\n\x0cint_contents\x18\x02 \x03(\x05\x12\x16\n\x0eint64_contents\x18\x03 \x03(\x03\x12\x15\n\ruint_contents\x18\x04 \x03(\r\x12\x17\n\x0fuint64_contents\x18\x05 \x03(\x04\x12\x15\n\rfp32_contents\x18\x06 \x03(\x02\x12\x15\n\rfp64_contents\x18\x07 \x03(\x01\x12\x16\n\x0e\x62ytes_contents\x18\x08 \x03(\x0c"\xa4\x07\n\x11ModelInferRequest\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\x12\x46\n\nparameters\x18\x04 \x03(\x0b\x32\x32.fovea.kserve_v2.ModelInferRequest.ParametersEntry\x12\x43\n\x06inputs\x18\x05 \x03(\x0b\x32\x33.fovea.kserve_v2.ModelInferRequest.InferInputTensor\x12N\n\x07outputs\x18\x06 \x03(\x0b\x32=.fovea.kserve_v2.ModelInferRequest.InferRequestedOutputTensor\x12\x1a\n\x12raw_input_contents\x18\x07 \x03(\x0c\x1a\xa6\x02\n\x10InferInputTensor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tatype\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\x03\x12W\n\nparameters\x18\x04 \x03(\x0b\x32\x43.fovea.kserve_v2.ModelInferRequest.InferInputTensor.ParametersEntry\x12\x36\n\x08\x63ontents\x18\x05 \x01(\x0b\x32$.fovea.kserve_v2.InferTensorContents\x1aR\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.fovea.kserve_v2.InferParameter:\x02\x38\x01\x1a\xe1\x01\n\x1aInferRequestedOutputTensor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x61\n\nparameters\x18\x02 \x03(\x0b\x32M.fovea.kserve_v2.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry\x1aR\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.fovea.kserve_v2.InferParameter:\x02\x38\x01\x1aR\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.fovea.kserve_v2.InferParameter:\x02\x38\x01"\xf9\x04\n\x12ModelInferResponse\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\x12G\n\nparameters\x18\x04 \x03(\x0b\x32\x33.fovea.kserve_v2.ModelInferResponse.ParametersEntry\x12\x46\n\x07outputs\x18\x05 \x03(\x0b\x32\x35.fovea.kserve_v2.ModelInferResponse.InferOutputTensor\x12\x1b\n\x13raw_output_contents\x18\x06 \x03(\x0c\x1a\xa9\x02\n\x11InferOutputTensor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tatype\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\x03\x12Y\n\nparameters\x18\x04 \x03(\x0b\x32\x45.fovea.kserve_v2.ModelInferResponse.InferOutputTensor.ParametersEntry\x12\x36\n\x08\x63ontents\x18\x05 \x01(\x0b\x32$.fovea.kserve_v2.InferTensorContents\x1aR\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.fovea.kserve_v2.InferParameter:\x02\x38\x01\x1aR\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.fovea.kserve_v2.InferParameter:\x02\x38\x01"@\n\x16RepositoryIndexRequest\x12\x17\n\x0frepository_name\x18\x01 \x01(\t\x12\r\n\x05ready\x18\x02 \x01(\x08"\xaa\x01\n\x17RepositoryIndexResponse\x12\x43\n\x06models\x18\x01 \x03(\x0b\x32\x33.fovea.kserve_v2.RepositoryIndexResponse.ModelIndex\x1aJ\n\nModelIndex\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t"\x8a\x01\n\x18ModelRepositoryParameter\x12\x14\n\nbool_param\x18\x01 \x01(\x08H\x00\x12\x15\n\x0bint64_param\x18\x02 \x01(\x03H\x00\x12\x16\n\x0cstring_param\x18\x03 \x01(\tH\x00\x12\x15\n\x0b\x62ytes_param\x18\x04 \x01(\x0cH\x00\x42\x12\n\x10parameter_choice"\xf8\x01\n\x1aRepositoryModelLoadRequest\x12\x17\n\x0frepository_name\x18\x01 \x01(\t\x12\x12\n\nmodel_name\x18\x02 \x01(\t\x12O\n\nparameters\x18\x03 \x03(\x0b\x32;.fovea.kserve_v2.RepositoryModelLoadRequest.ParametersEntry\x1a\\\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x38\n\x05value\x18\x02 \x01(\x0b\x32).fovea.kserve_v2.ModelRepositoryParameter:\x02\x38\x01"\x1d\n\x1bRepositoryModelLoadResponse"\xfc\x01\n\x1cRepositoryModelUnloadRequest\x12\x17\n\x0frepository_name\x18\x01 \x01(\t\x12\x12\n\nmodel_name\x18\x02 \x01(\t\x12Q\n\nparameters\x18\x03 \x03(\x0b\x32=.fovea.kserve_v2.RepositoryModelUnloadRequest.ParametersEntry\x1a\\\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x38\n\x05value\x18\x02 \x01(\x0b\x32).fovea.kserve_v2.ModelRepositoryParameter:\x02\x38\x01"\x1f\n\x1dRepositoryModelUnloadResponseb\x06proto3'
-)
+
+
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0fkserve_v2.proto\x12\x0f\x66ovea.kserve_v2\"\x13\n\x11ServerLiveRequest\"\"\n\x12ServerLiveResponse\x12\x0c\n\x04live\x18\x01 \x01(\x08\"\x14\n\x12ServerReadyRequest\"$\n\x13ServerReadyResponse\x12\r\n\x05ready\x18\x01 \x01(\x08\"2\n\x11ModelReadyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"#\n\x12ModelReadyResponse\x12\r\n\x05ready\x18\x01 \x01(\x08\"\x17\n\x15ServerMetadataRequest\"K\n\x16ServerMetadataResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x12\n\nextensions\x18\x03 \x03(\t\"5\n\x14ModelMetadataRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"\x99\x02\n\x15ModelMetadataResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08versions\x18\x02 \x03(\t\x12\x10\n\x08platform\x18\x03 \x01(\t\x12\x45\n\x06inputs\x18\x04 \x03(\x0b\x32\x35.fovea.kserve_v2.ModelMetadataResponse.TensorMetadata\x12\x46\n\x07outputs\x18\x05 \x03(\x0b\x32\x35.fovea.kserve_v2.ModelMetadataResponse.TensorMetadata\x1a?\n\x0eTensorMetadata\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tatype\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\x03\"\x99\x01\n\x0eInferParameter\x12\x14\n\nbool_param\x18\x01 \x01(\x08H\x00\x12\x15\n\x0bint64_param\x18\x02 \x01(\x03H\x00\x12\x16\n\x0cstring_param\x18\x03 \x01(\tH\x00\x12\x16\n\x0c\x64ouble_param\x18\x04 \x01(\x01H\x00\x12\x16\n\x0cuint64_param\x18\x05 \x01(\x04H\x00\x42\x12\n\x10parameter_choice\"\xd0\x01\n\x13InferTensorContents\x12\x15\n\rbool_contents\x18\x01 \x03(\x08\x12\x14\n\x0cint_contents\x18\x02 \x03(\x05\x12\x16\n\x0eint64_contents\x18\x03 \x03(\x03\x12\x15\n\ruint_contents\x18\x04 \x03(\r\x12\x17\n\x0fuint64_contents\x18\x05 \x03(\x04\x12\x15\n\rfp32_contents\x18\x06 \x03(\x02\x12\x15\n\rfp64_contents\x18\x07 \x03(\x01\x12\x16\n\x0e\x62ytes_contents\x18\x08 \x03(\x0c\"\xa4\x07\n\x11ModelInferRequest\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\x12\x46\n\nparameters\x18\x04 \x03(\x0b\x32\x32.fovea.kserve_v2.ModelInferRequest.ParametersEntry\x12\x43\n\x06inputs\x18\x05 \x03(\x0b\x32\x33.fovea.kserve_v2.ModelInferRequest.InferInputTensor\x12N\n\x07outputs\x18\x06 \x03(\x0b\x32=.fovea.kserve_v2.ModelInferRequest.InferRequestedOutputTensor\x12\x1a\n\x12raw_input_contents\x18\x07 \x03(\x0c\x1a\xa6\x02\n\x10InferInputTensor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tatype\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\x03\x12W\n\nparameters\x18\x04 \x03(\x0b\x32\x43.fovea.kserve_v2.ModelInferRequest.InferInputTensor.ParametersEntry\x12\x36\n\x08\x63ontents\x18\x05 \x01(\x0b\x32$.fovea.kserve_v2.InferTensorContents\x1aR\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.fovea.kserve_v2.InferParameter:\x02\x38\x01\x1a\xe1\x01\n\x1aInferRequestedOutputTensor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x61\n\nparameters\x18\x02 \x03(\x0b\x32M.fovea.kserve_v2.ModelInferRequest.InferRequestedOutputTensor.ParametersEntry\x1aR\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.fovea.kserve_v2.InferParameter:\x02\x38\x01\x1aR\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.fovea.kserve_v2.InferParameter:\x02\x38\x01\"\xf9\x04\n\x12ModelInferResponse\x12\x12\n\nmodel_name\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\t\x12G\n\nparameters\x18\x04 \x03(\x0b\x32\x33.fovea.kserve_v2.ModelInferResponse.ParametersEntry\x12\x46\n\x07outputs\x18\x05 \x03(\x0b\x32\x35.fovea.kserve_v2.ModelInferResponse.InferOutputTensor\x12\x1b\n\x13raw_output_contents\x18\x06 \x03(\x0c\x1a\xa9\x02\n\x11InferOutputTensor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tatype\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\x03\x12Y\n\nparameters\x18\x04 \x03(\x0b\x32\x45.fovea.kserve_v2.ModelInferResponse.InferOutputTensor.ParametersEntry\x12\x36\n\x08\x63ontents\x18\x05 \x01(\x0b\x32$.fovea.kserve_v2.InferTensorContents\x1aR\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.fovea.kserve_v2.InferParameter:\x02\x38\x01\x1aR\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12.\n\x05value\x18\x02 \x01(\x0b\x32\x1f.fovea.kserve_v2.InferParameter:\x02\x38\x01\"@\n\x16RepositoryIndexRequest\x12\x17\n\x0frepository_name\x18\x01 \x01(\t\x12\r\n\x05ready\x18\x02 \x01(\x08\"\xaa\x01\n\x17RepositoryIndexResponse\x12\x43\n\x06models\x18\x01 \x03(\x0b\x32\x33.fovea.kserve_v2.RepositoryIndexResponse.ModelIndex\x1aJ\n\nModelIndex\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x8a\x01\n\x18ModelRepositoryParameter\x12\x14\n\nbool_param\x18\x01 \x01(\x08H\x00\x12\x15\n\x0bint64_param\x18\x02 \x01(\x03H\x00\x12\x16\n\x0cstring_param\x18\x03 \x01(\tH\x00\x12\x15\n\x0b\x62ytes_param\x18\x04 \x01(\x0cH\x00\x42\x12\n\x10parameter_choice\"\xf8\x01\n\x1aRepositoryModelLoadRequest\x12\x17\n\x0frepository_name\x18\x01 \x01(\t\x12\x12\n\nmodel_name\x18\x02 \x01(\t\x12O\n\nparameters\x18\x03 \x03(\x0b\x32;.fovea.kserve_v2.RepositoryModelLoadRequest.ParametersEntry\x1a\\\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x38\n\x05value\x18\x02 \x01(\x0b\x32).fovea.kserve_v2.ModelRepositoryParameter:\x02\x38\x01\"\x1d\n\x1bRepositoryModelLoadResponse\"\xfc\x01\n\x1cRepositoryModelUnloadRequest\x12\x17\n\x0frepository_name\x18\x01 \x01(\t\x12\x12\n\nmodel_name\x18\x02 \x01(\t\x12Q\n\nparameters\x18\x03 \x03(\x0b\x32=.fovea.kserve_v2.RepositoryModelUnloadRequest.ParametersEntry\x1a\\\n\x0fParametersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x38\n\x05value\x18\x02 \x01(\x0b\x32).fovea.kserve_v2.ModelRepositoryParameter:\x02\x38\x01\"\x1f\n\x1dRepositoryModelUnloadResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, "kserve_v2_pb2", _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kserve_v2_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-    DESCRIPTOR._loaded_options = None
-    _globals["_MODELINFERREQUEST_INFERINPUTTENSOR_PARAMETERSENTRY"]._loaded_options = None
-    _globals["_MODELINFERREQUEST_INFERINPUTTENSOR_PARAMETERSENTRY"]._serialized_options = b"8\001"
-    _globals["_MODELINFERREQUEST_INFERREQUESTEDOUTPUTTENSOR_PARAMETERSENTRY"]._loaded_options = None
-    _globals[
-        "_MODELINFERREQUEST_INFERREQUESTEDOUTPUTTENSOR_PARAMETERSENTRY"
-    ]._serialized_options = b"8\001"
-    _globals["_MODELINFERREQUEST_PARAMETERSENTRY"]._loaded_options = None
-    _globals["_MODELINFERREQUEST_PARAMETERSENTRY"]._serialized_options = b"8\001"
-    _globals["_MODELINFERRESPONSE_INFEROUTPUTTENSOR_PARAMETERSENTRY"]._loaded_options = None
-    _globals["_MODELINFERRESPONSE_INFEROUTPUTTENSOR_PARAMETERSENTRY"]._serialized_options = b"8\001"
-    _globals["_MODELINFERRESPONSE_PARAMETERSENTRY"]._loaded_options = None
-    _globals["_MODELINFERRESPONSE_PARAMETERSENTRY"]._serialized_options = b"8\001"
-    _globals["_REPOSITORYMODELLOADREQUEST_PARAMETERSENTRY"]._loaded_options = None
-    _globals["_REPOSITORYMODELLOADREQUEST_PARAMETERSENTRY"]._serialized_options = b"8\001"
-    _globals["_REPOSITORYMODELUNLOADREQUEST_PARAMETERSENTRY"]._loaded_options = None
-    _globals["_REPOSITORYMODELUNLOADREQUEST_PARAMETERSENTRY"]._serialized_options = b"8\001"
-    _globals["_SERVERLIVEREQUEST"]._serialized_start = 36
-    _globals["_SERVERLIVEREQUEST"]._serialized_end = 55
-    _globals["_SERVERLIVERESPONSE"]._serialized_start = 57
-    _globals["_SERVERLIVERESPONSE"]._serialized_end = 91
-    _globals["_SERVERREADYREQUEST"]._serialized_start = 93
-    _globals["_SERVERREADYREQUEST"]._serialized_end = 113
-    _globals["_SERVERREADYRESPONSE"]._serialized_start = 115
-    _globals["_SERVERREADYRESPONSE"]._serialized_end = 151
-    _globals["_MODELREADYREQUEST"]._serialized_start = 153
-    _globals["_MODELREADYREQUEST"]._serialized_end = 203
-    _globals["_MODELREADYRESPONSE"]._serialized_start = 205
-    _globals["_MODELREADYRESPONSE"]._serialized_end = 240
-    _globals["_SERVERMETADATAREQUEST"]._serialized_start = 242
-    _globals["_SERVERMETADATAREQUEST"]._serialized_end = 265
-    _globals["_SERVERMETADATARESPONSE"]._serialized_start = 267
-    _globals["_SERVERMETADATARESPONSE"]._serialized_end = 342
-    _globals["_MODELMETADATAREQUEST"]._serialized_start = 344
-    _globals["_MODELMETADATAREQUEST"]._serialized_end = 397
-    _globals["_MODELMETADATARESPONSE"]._serialized_start = 400
-    _globals["_MODELMETADATARESPONSE"]._serialized_end = 681
-    _globals["_MODELMETADATARESPONSE_TENSORMETADATA"]._serialized_start = 618
-    _globals["_MODELMETADATARESPONSE_TENSORMETADATA"]._serialized_end = 681
-    _globals["_INFERPARAMETER"]._serialized_start = 684
-    _globals["_INFERPARAMETER"]._serialized_end = 837
-    _globals["_INFERTENSORCONTENTS"]._serialized_start = 840
-    _globals["_INFERTENSORCONTENTS"]._serialized_end = 1048
-    _globals["_MODELINFERREQUEST"]._serialized_start = 1051
-    _globals["_MODELINFERREQUEST"]._serialized_end = 1983
-    _globals["_MODELINFERREQUEST_INFERINPUTTENSOR"]._serialized_start = 1377
-    _globals["_MODELINFERREQUEST_INFERINPUTTENSOR"]._serialized_end = 1671
-    _globals["_MODELINFERREQUEST_INFERINPUTTENSOR_PARAMETERSENTRY"]._serialized_start = 1589
-    _globals["_MODELINFERREQUEST_INFERINPUTTENSOR_PARAMETERSENTRY"]._serialized_end = 1671
-    _globals["_MODELINFERREQUEST_INFERREQUESTEDOUTPUTTENSOR"]._serialized_start = 1674
-    _globals["_MODELINFERREQUEST_INFERREQUESTEDOUTPUTTENSOR"]._serialized_end = 1899
-    _globals[
-        "_MODELINFERREQUEST_INFERREQUESTEDOUTPUTTENSOR_PARAMETERSENTRY"
-    ]._serialized_start = 1589
-    _globals["_MODELINFERREQUEST_INFERREQUESTEDOUTPUTTENSOR_PARAMETERSENTRY"]._serialized_end = 1671
-    _globals["_MODELINFERREQUEST_PARAMETERSENTRY"]._serialized_start = 1589
-    _globals["_MODELINFERREQUEST_PARAMETERSENTRY"]._serialized_end = 1671
-    _globals["_MODELINFERRESPONSE"]._serialized_start = 1986
-    _globals["_MODELINFERRESPONSE"]._serialized_end = 2619
-    _globals["_MODELINFERRESPONSE_INFEROUTPUTTENSOR"]._serialized_start = 2238
-    _globals["_MODELINFERRESPONSE_INFEROUTPUTTENSOR"]._serialized_end = 2535
-    _globals["_MODELINFERRESPONSE_INFEROUTPUTTENSOR_PARAMETERSENTRY"]._serialized_start = 1589
-    _globals["_MODELINFERRESPONSE_INFEROUTPUTTENSOR_PARAMETERSENTRY"]._serialized_end = 1671
-    _globals["_MODELINFERRESPONSE_PARAMETERSENTRY"]._serialized_start = 1589
-    _globals["_MODELINFERRESPONSE_PARAMETERSENTRY"]._serialized_end = 1671
-    _globals["_REPOSITORYINDEXREQUEST"]._serialized_start = 2621
-    _globals["_REPOSITORYINDEXREQUEST"]._serialized_end = 2685
-    _globals["_REPOSITORYINDEXRESPONSE"]._serialized_start = 2688
-    _globals["_REPOSITORYINDEXRESPONSE"]._serialized_end = 2858
-    _globals["_REPOSITORYINDEXRESPONSE_MODELINDEX"]._serialized_start = 2784
-    _globals["_REPOSITORYINDEXRESPONSE_MODELINDEX"]._serialized_end = 2858
-    _globals["_MODELREPOSITORYPARAMETER"]._serialized_start = 2861
-    _globals["_MODELREPOSITORYPARAMETER"]._serialized_end = 2999
-    _globals["_REPOSITORYMODELLOADREQUEST"]._serialized_start = 3002
-    _globals["_REPOSITORYMODELLOADREQUEST"]._serialized_end = 3250
-    _globals["_REPOSITORYMODELLOADREQUEST_PARAMETERSENTRY"]._serialized_start = 3158
-    _globals["_REPOSITORYMODELLOADREQUEST_PARAMETERSENTRY"]._serialized_end = 3250
-    _globals["_REPOSITORYMODELLOADRESPONSE"]._serialized_start = 3252
-    _globals["_REPOSITORYMODELLOADRESPONSE"]._serialized_end = 3281
-    _globals["_REPOSITORYMODELUNLOADREQUEST"]._serialized_start = 3284
-    _globals["_REPOSITORYMODELUNLOADREQUEST"]._serialized_end = 3536
-    _globals["_REPOSITORYMODELUNLOADREQUEST_PARAMETERSENTRY"]._serialized_start = 3158
-    _globals["_REPOSITORYMODELUNLOADREQUEST_PARAMETERSENTRY"]._serialized_end = 3250
-    _globals["_REPOSITORYMODELUNLOADRESPONSE"]._serialized_start = 3538
-    _globals["_REPOSITORYMODELUNLOADRESPONSE"]._serialized_end = 3569
+  DESCRIPTOR._loaded_options = None
+  _globals['_MODELINFERREQUEST_INFERINPUTTENSOR_PARAMETERSENTRY']._loaded_options = None
+  _globals['_MODELINFERREQUEST_INFERINPUTTENSOR_PARAMETERSENTRY']._serialized_options = b'8\001'
+  _globals['_MODELINFERREQUEST_INFERREQUESTEDOUTPUTTENSOR_PARAMETERSENTRY']._loaded_options = None
+  _globals['_MODELINFERREQUEST_INFERREQUESTEDOUTPUTTENSOR_PARAMETERSENTRY']._serialized_options = b'8\001'
+  _globals['_MODELINFERREQUEST_PARAMETERSENTRY']._loaded_options = None
+  _globals['_MODELINFERREQUEST_PARAMETERSENTRY']._serialized_options = b'8\001'
+  _globals['_MODELINFERRESPONSE_INFEROUTPUTTENSOR_PARAMETERSENTRY']._loaded_options = None
+  _globals['_MODELINFERRESPONSE_INFEROUTPUTTENSOR_PARAMETERSENTRY']._serialized_options = b'8\001'
+  _globals['_MODELINFERRESPONSE_PARAMETERSENTRY']._loaded_options = None
+  _globals['_MODELINFERRESPONSE_PARAMETERSENTRY']._serialized_options = b'8\001'
+  _globals['_REPOSITORYMODELLOADREQUEST_PARAMETERSENTRY']._loaded_options = None
+  _globals['_REPOSITORYMODELLOADREQUEST_PARAMETERSENTRY']._serialized_options = b'8\001'
+  _globals['_REPOSITORYMODELUNLOADREQUEST_PARAMETERSENTRY']._loaded_options = None
+  _globals['_REPOSITORYMODELUNLOADREQUEST_PARAMETERSENTRY']._serialized_options = b'8\001'
+  _globals['_SERVERLIVEREQUEST']._serialized_start=36
+  _globals['_SERVERLIVEREQUEST']._serialized_end=55
+  _globals['_SERVERLIVERESPONSE']._serialized_start=57
+  _globals['_SERVERLIVERESPONSE']._serialized_end=91
+  _globals['_SERVERREADYREQUEST']._serialized_start=93
+  _globals['_SERVERREADYREQUEST']._serialized_end=113
+  _globals['_SERVERREADYRESPONSE']._serialized_start=115
+  _globals['_SERVERREADYRESPONSE']._serialized_end=151
+  _globals['_MODELREADYREQUEST']._serialized_start=153
+  _globals['_MODELREADYREQUEST']._serialized_end=203
+  _globals['_MODELREADYRESPONSE']._serialized_start=205
+  _globals['_MODELREADYRESPONSE']._serialized_end=240
+  _globals['_SERVERMETADATAREQUEST']._serialized_start=242
+  _globals['_SERVERMETADATAREQUEST']._serialized_end=265
+  _globals['_SERVERMETADATARESPONSE']._serialized_start=267
+  _globals['_SERVERMETADATARESPONSE']._serialized_end=342
+  _globals['_MODELMETADATAREQUEST']._serialized_start=344
+  _globals['_MODELMETADATAREQUEST']._serialized_end=397
+  _globals['_MODELMETADATARESPONSE']._serialized_start=400
+  _globals['_MODELMETADATARESPONSE']._serialized_end=681
+  _globals['_MODELMETADATARESPONSE_TENSORMETADATA']._serialized_start=618
+  _globals['_MODELMETADATARESPONSE_TENSORMETADATA']._serialized_end=681
+  _globals['_INFERPARAMETER']._serialized_start=684
+  _globals['_INFERPARAMETER']._serialized_end=837
+  _globals['_INFERTENSORCONTENTS']._serialized_start=840
+  _globals['_INFERTENSORCONTENTS']._serialized_end=1048
+  _globals['_MODELINFERREQUEST']._serialized_start=1051
+  _globals['_MODELINFERREQUEST']._serialized_end=1983
+  _globals['_MODELINFERREQUEST_INFERINPUTTENSOR']._serialized_start=1377
+  _globals['_MODELINFERREQUEST_INFERINPUTTENSOR']._serialized_end=1671
+  _globals['_MODELINFERREQUEST_INFERINPUTTENSOR_PARAMETERSENTRY']._serialized_start=1589
+  _globals['_MODELINFERREQUEST_INFERINPUTTENSOR_PARAMETERSENTRY']._serialized_end=1671
+  _globals['_MODELINFERREQUEST_INFERREQUESTEDOUTPUTTENSOR']._serialized_start=1674
+  _globals['_MODELINFERREQUEST_INFERREQUESTEDOUTPUTTENSOR']._serialized_end=1899
+  _globals['_MODELINFERREQUEST_INFERREQUESTEDOUTPUTTENSOR_PARAMETERSENTRY']._serialized_start=1589
+  _globals['_MODELINFERREQUEST_INFERREQUESTEDOUTPUTTENSOR_PARAMETERSENTRY']._serialized_end=1671
+  _globals['_MODELINFERREQUEST_PARAMETERSENTRY']._serialized_start=1589
+  _globals['_MODELINFERREQUEST_PARAMETERSENTRY']._serialized_end=1671
+  _globals['_MODELINFERRESPONSE']._serialized_start=1986
+  _globals['_MODELINFERRESPONSE']._serialized_end=2619
+  _globals['_MODELINFERRESPONSE_INFEROUTPUTTENSOR']._serialized_start=2238
+  _globals['_MODELINFERRESPONSE_INFEROUTPUTTENSOR']._serialized_end=2535
+  _globals['_MODELINFERRESPONSE_INFEROUTPUTTENSOR_PARAMETERSENTRY']._serialized_start=1589
+  _globals['_MODELINFERRESPONSE_INFEROUTPUTTENSOR_PARAMETERSENTRY']._serialized_end=1671
+  _globals['_MODELINFERRESPONSE_PARAMETERSENTRY']._serialized_start=1589
+  _globals['_MODELINFERRESPONSE_PARAMETERSENTRY']._serialized_end=1671
+  _globals['_REPOSITORYINDEXREQUEST']._serialized_start=2621
+  _globals['_REPOSITORYINDEXREQUEST']._serialized_end=2685
+  _globals['_REPOSITORYINDEXRESPONSE']._serialized_start=2688
+  _globals['_REPOSITORYINDEXRESPONSE']._serialized_end=2858
+  _globals['_REPOSITORYINDEXRESPONSE_MODELINDEX']._serialized_start=2784
+  _globals['_REPOSITORYINDEXRESPONSE_MODELINDEX']._serialized_end=2858
+  _globals['_MODELREPOSITORYPARAMETER']._serialized_start=2861
+  _globals['_MODELREPOSITORYPARAMETER']._serialized_end=2999
+  _globals['_REPOSITORYMODELLOADREQUEST']._serialized_start=3002
+  _globals['_REPOSITORYMODELLOADREQUEST']._serialized_end=3250
+  _globals['_REPOSITORYMODELLOADREQUEST_PARAMETERSENTRY']._serialized_start=3158
+  _globals['_REPOSITORYMODELLOADREQUEST_PARAMETERSENTRY']._serialized_end=3250
+  _globals['_REPOSITORYMODELLOADRESPONSE']._serialized_start=3252
+  _globals['_REPOSITORYMODELLOADRESPONSE']._serialized_end=3281
+  _globals['_REPOSITORYMODELUNLOADREQUEST']._serialized_start=3284
+  _globals['_REPOSITORYMODELUNLOADREQUEST']._serialized_end=3536
+  _globals['_REPOSITORYMODELUNLOADREQUEST_PARAMETERSENTRY']._serialized_start=3158
+  _globals['_REPOSITORYMODELUNLOADREQUEST_PARAMETERSENTRY']._serialized_end=3250
+  _globals['_REPOSITORYMODELUNLOADRESPONSE']._serialized_start=3538
+  _globals['_REPOSITORYMODELUNLOADRESPONSE']._serialized_end=3569
 # @@protoc_insertion_point(module_scope)
