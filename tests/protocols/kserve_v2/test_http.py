@@ -148,7 +148,7 @@ def test_infer_binary_in_binary_out(client: TestClient, model_repo: Path, model:
     answer, rest = split(response)
     [out] = answer["outputs"]
     assert out["parameters"] == {"binary_data_size": len(rest)} == {"binary_data_size": 24}
-    logits = tensors.from_binary("FP32", out["shape"], rest)
+    logits = np.asarray(tensors.from_binary("FP32", out["shape"], rest), np.float32)
     np.testing.assert_allclose(
         logits, ort_run(model_repo, "colour-test", batch)["logits"], rtol=1e-6
     )
@@ -287,7 +287,7 @@ def test_raw_binary_requests(client: TestClient, model_repo: Path) -> None:
     )
     answer, rest = split(response)
     np.testing.assert_allclose(
-        tensors.from_binary("FP32", answer["outputs"][0]["shape"], rest),
+        np.asarray(tensors.from_binary("FP32", answer["outputs"][0]["shape"], rest), np.float32),
         ort_run(model_repo, "colour-test", batch)["logits"],
         rtol=1e-6,
     )
@@ -371,7 +371,8 @@ def test_bad_infer_requests_are_400(
         (b"{}", "x", "does not fit the body"),
         (b"not json", None, "infer request body"),
         (
-            b'{"inputs": [{"name": "images", "shape": [1], "datatype": "FP32", "parameters": {"binary_data_size": 8}}]}',
+            b'{"inputs": [{"name": "images", "shape": [1], "datatype": "FP32", '
+            b'"parameters": {"binary_data_size": 8}}]}',
             None,
             "does not fit",
         ),
