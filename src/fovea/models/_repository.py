@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from fovea.errors import FoveaError, ModelConfigError, ModelNotFound, ModelUnavailable
+from fovea.errors import (
+    BackendUnavailable,
+    FoveaError,
+    ModelConfigError,
+    ModelNotFound,
+    ModelUnavailable,
+)
 from fovea.models._served import ServedModel
 from fovea.models._spec import ModelSpec, load_spec
 from fovea.runtime.onnx import OnnxModel, RuntimeOptions
@@ -158,8 +164,8 @@ class Repository:
         fingerprint = _fingerprint(folder)
         if old is not None:
             unchanged = fingerprint in (old.fingerprint, old.rejected)
-            broken = old.loaded == "failed" or old.status == "unavailable"
-            if unchanged and not (retry_failed and broken):
+            retry = old.loaded == "unavailable" or (retry_failed and old.loaded == "failed")
+            if unchanged and not retry:
                 return
         entry = self._describe(folder)
         if entry.loaded == "loading":
@@ -217,7 +223,13 @@ class Repository:
                 model.warm_up()
                 entry.served[version] = model
         except FoveaError as exc:
-            entry.loaded, entry.error, entry.served = "failed", exc.detail, {}
+            # A backend that is down is not a broken config: every reload tries it again.
+            down = isinstance(exc, BackendUnavailable)
+            entry.loaded, entry.error, entry.served = (
+                "unavailable" if down else "failed",
+                exc.detail,
+                {},
+            )
             log.error("model %s failed to load: %s", entry.name, exc.detail)
             return
         entry.loaded, entry.load_ms = "ready", round((time.perf_counter() - start) * 1000, 1)
