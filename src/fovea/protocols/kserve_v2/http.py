@@ -9,9 +9,9 @@ import gzip
 import json
 import zlib
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
@@ -132,19 +132,9 @@ async def infer(request: Request, model: str, version: str = "") -> Response:
     return _respond(answer, parsed, all_binary, request.headers.get("accept-encoding", ""))
 
 
-class _LoadBody(BaseModel):
-    parameters: dict[str, Any] | None = None
-
-
 @router.post("/repository/index", summary="V2 repository index", dependencies=[Protected])
 async def repository_index(request: Request) -> list[dict[str, str]]:
-    body = await request.body()
-    try:
-        wanted = json.loads(body) if body.strip() else {}
-    except ValueError as exc:
-        raise InvalidRequest(f"the body is not JSON: {exc}") from exc
-    ready_only = bool(wanted.get("ready", False)) if isinstance(wanted, dict) else False
-    rows = _engine(request).index(ready_only)
+    ready_only = (await _json_body(request)).get("ready", False) is True
     return [
         {
             "name": r.name,
@@ -152,17 +142,17 @@ async def repository_index(request: Request) -> list[dict[str, str]]:
             "state": r.state,
             "reason": r.reason,
         }
-        for r in rows
+        for r in _engine(request).index(ready_only)
     ]
 
 
 @router.post(
-    "/repository/models/{model}/load", summary="V2 load or reload a model", dependencies=[Protected]
+    "/repository/models/{model}/load",
+    summary="V2 load (or reload) a model from the repository folder",
+    dependencies=[Protected],
 )
-async def load(
-    request: Request, model: str, body: Annotated[_LoadBody | None, Body()] = None
-) -> Response:
-    parameters = (body.parameters if body else None) or {}
+async def load(request: Request, model: str) -> Response:
+    parameters = (await _json_body(request)).get("parameters") or {}
     if parameters:
         raise InvalidRequest(
             f"load parameters {sorted(parameters)} are not supported: Fovea loads model.toml "
@@ -175,11 +165,24 @@ async def load(
 @router.post(
     "/repository/models/{model}/unload", summary="V2 unload a model", dependencies=[Protected]
 )
-async def unload(
-    request: Request, model: str, body: Annotated[_LoadBody | None, Body()] = None
-) -> Response:
+async def unload(request: Request, model: str) -> Response:
+    await _json_body(request)  # unload_dependents: Fovea's models have no dependents
     await _engine(request).unload(model)
     return Response(status_code=200)
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    """A JSON object body, or {} for none; tritonclient sends JSON with no Content-Type."""
+    body = await request.body()
+    if not body.strip():
+        return {}
+    try:
+        value = json.loads(body)
+    except ValueError as exc:
+        raise InvalidRequest(f"the body is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InvalidRequest("the body must be a JSON object")
+    return value
 
 
 @router.api_route(
