@@ -222,3 +222,92 @@ def test_keys_over_both_protocols(model_repo: Path, tmp_path: Path) -> None:
         tensor.set_data_from_numpy(colours(1))
         assert grpc.infer("colour-test", [tensor]).as_numpy("logits").shape == (1, 3)
         grpc.close()
+
+
+def test_grpc_repository_calls(servers: Servers) -> None:
+    client = grpcclient.InferenceServerClient(servers.grpc)
+    client.unload_model("red-test")
+    assert not client.is_model_ready("red-test")
+    index = {m.name: m for m in client.get_model_repository_index().models}
+    assert (index["red-test"].state, index["red-test"].reason) == ("UNAVAILABLE", "unloaded")
+    client.load_model("red-test")
+    assert client.is_model_ready("red-test")
+    with pytest.raises(InferenceServerException, match="not supported") as caught:
+        client.load_model("red-test", config='{"backend": "onnxruntime"}')
+    assert caught.value.status() == "StatusCode.INVALID_ARGUMENT"
+    with pytest.raises(InferenceServerException, match="no model folder named 'zzz'"):
+        client.load_model("zzz")
+    client.close()
+
+
+def test_grpc_typed_contents(servers: Servers, model_repo: Path) -> None:
+    """Clients other than Triton's may send typed contents instead of raw bytes."""
+    import grpc
+
+    from fovea.protocols.kserve_v2._proto import kserve_v2_pb2 as pb
+
+    batch = colours(2)
+    tensor = pb.ModelInferRequest.InferInputTensor
+    contents = pb.InferTensorContents
+    with grpc.insecure_channel(servers.grpc) as channel:
+        infer = channel.unary_unary(
+            "/inference.GRPCInferenceService/ModelInfer",
+            request_serializer=pb.ModelInferRequest.SerializeToString,
+            response_deserializer=pb.ModelInferResponse.FromString,
+        )
+        request = pb.ModelInferRequest(
+            model_name="colour-test",
+            inputs=[
+                tensor(
+                    name="images",
+                    datatype="FP32",
+                    shape=[2, 3, 32, 32],
+                    contents=contents(fp32_contents=batch.ravel().tolist()),
+                )
+            ],
+            outputs=[pb.ModelInferRequest.InferRequestedOutputTensor(name="logits")],
+        )
+        answer = infer(request)
+        logits = np.frombuffer(answer.raw_output_contents[0], np.float32).reshape(2, 3)
+        np.testing.assert_allclose(
+            logits, in_process(model_repo, "colour-test", batch)["logits"], rtol=1e-6
+        )
+        photo = image_bytes((30, 30), (5, 5, 250), "PNG")
+        request = pb.ModelInferRequest(
+            model_name="colour-test.pipeline",
+            parameters={"top_k": pb.InferParameter(int64_param=1)},
+            inputs=[
+                tensor(
+                    name="IMAGE",
+                    datatype="BYTES",
+                    shape=[1],
+                    contents=contents(bytes_contents=[photo]),
+                )
+            ],
+        )
+        [raw] = infer(request).raw_output_contents
+        assert json.loads(raw[4:])["classes"] == [
+            {"label": "blue", "class_id": 2, "score": pytest.approx(1.0, abs=1e-3)}
+        ]
+        for bad, message in [
+            (tensor(name="images", datatype="FP16", shape=[1]), "FP16 inputs must come in raw"),
+            (
+                tensor(
+                    name="images",
+                    datatype="FP32",
+                    shape=[2],
+                    contents=contents(fp32_contents=[1.0]),
+                ),
+                "1 values for shape",
+            ),
+        ]:
+            with pytest.raises(grpc.RpcError, match=message):
+                infer(pb.ModelInferRequest(model_name="colour-test", inputs=[bad]))
+        with pytest.raises(grpc.RpcError, match="2 raw_input_contents for 1 inputs"):
+            infer(
+                pb.ModelInferRequest(
+                    model_name="colour-test",
+                    inputs=[tensor(name="images", datatype="FP32", shape=[1])],
+                    raw_input_contents=[b"", b""],
+                )
+            )
