@@ -88,8 +88,8 @@ class ServedModel:
     def run(self, tensors: Sequence[Tensor]) -> list[dict[str, Tensor]]:
         """Run the graph on a batch of ready tensors; every output, by its graph name and in its
         own datatype, per item. What the batcher runs, for images and raw tensors alike."""
-        raw = self.session.run(np.stack(tensors))
         count = len(tensors)
+        raw = self.session.run(tensors[0][None] if count == 1 else np.stack(tensors))
         return [{name: _item(array, i, count) for name, array in raw.items()} for i in range(count)]
 
     def by_role(self, outputs: dict[str, Tensor]) -> Outputs:

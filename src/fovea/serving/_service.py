@@ -209,6 +209,8 @@ class Service:
                 group.start_soon(one, index)
         if not items:
             return {name: np.empty((0,)) for name in model.session.output_names}
+        if len(items) == 1:  # a view, not a copy: outputs are MBs
+            return {name: array[None] for name, array in items[0].items()}
         return {name: np.stack([item[name] for item in items]) for name in items[0]}
 
     async def _infer_one(
