@@ -64,8 +64,21 @@ class _V2Route(APIRoute):
         return answer
 
 
+class V2Error(BaseModel):
+    """Every V2 error, as the protocol has it."""
+
+    error: str
+
+
+_ERROR = {"model": V2Error, "description": 'An error: `{"error": "..."}`'}
+_EMPTY = {"description": "The answer is the status; the body is empty.", "content": {}}
 # Health stays open, as /health does; every other route needs a key where keys are set.
-router = APIRouter(prefix="/v2", tags=["kserve-v2"], route_class=_V2Route)
+router = APIRouter(
+    prefix="/v2",
+    tags=["kserve-v2"],
+    route_class=_V2Route,
+    responses={s: _ERROR for s in (400, 401, 404, 413, 415, 422, 429, 502, 503)},
+)
 
 
 def _engine(request: Request) -> Engine:
@@ -73,12 +86,22 @@ def _engine(request: Request) -> Engine:
     return engine
 
 
-@router.get("/health/live", summary="V2: the server is live (200, empty body)")
+@router.get(
+    "/health/live",
+    summary="V2: the server is live (200, empty body)",
+    response_class=Response,
+    responses={200: _EMPTY},
+)
 async def live() -> Response:
     return Response(status_code=200)
 
 
-@router.get("/health/ready", summary="V2: every model is ready (200), else 400")
+@router.get(
+    "/health/ready",
+    summary="V2: every model is ready (200), else 400 (both with an empty body)",
+    response_class=Response,
+    responses={200: _EMPTY, 400: _EMPTY},
+)
 async def ready(request: Request) -> Response:
     return Response(status_code=200 if _engine(request).ready() else 400)
 
@@ -103,24 +126,42 @@ async def model_metadata(request: Request, model: str, version: str = "") -> dic
     }
 
 
-@router.get(
-    "/models/{model}/ready", summary="V2 model ready: 200, else 400", dependencies=[Protected]
-)
-@router.get(
-    "/models/{model}/versions/{version}/ready",
-    summary="V2 model ready: 200, else 400",
-    dependencies=[Protected],
-)
+_READY: dict[str, Any] = {
+    "summary": "V2 model ready: 200 (empty body), else 400",
+    "dependencies": [Protected],
+    "response_class": Response,
+    "responses": {200: _EMPTY},
+}
+
+
+@router.get("/models/{model}/ready", **_READY)
+@router.get("/models/{model}/versions/{version}/ready", **_READY)
 async def model_ready(request: Request, model: str, version: str = "") -> Response:
     if _engine(request).model_ready(model, version):
         return Response(status_code=200)
     return error_response(400, f"model {model!r} version {version or 'default'} is not ready")
 
 
-@router.post("/models/{model}/infer", summary="V2 inference", dependencies=[Protected])
-@router.post(
-    "/models/{model}/versions/{version}/infer", summary="V2 inference", dependencies=[Protected]
-)
+_INFER: dict[str, Any] = {
+    "summary": "V2 inference: JSON, or JSON then binary tensors",
+    "description": "The body is the JSON inference request, or with "
+    "`Inference-Header-Content-Length: <n>` n bytes of JSON followed by the binary inputs "
+    "(Triton's binary tensor extension); `Content-Encoding: gzip|deflate` is inflated. "
+    "`{model}.pipeline` takes encoded images (BYTES `IMAGE`) and answers Fovea's results "
+    "as JSON (BYTES `RESULT`).",
+    "dependencies": [Protected],
+    "response_class": Response,
+    "responses": {
+        200: {
+            "description": "The outputs: JSON, or JSON then binary tensors",
+            "content": {"application/json": {}, "application/octet-stream": {}},
+        }
+    },
+}
+
+
+@router.post("/models/{model}/infer", **_INFER)
+@router.post("/models/{model}/versions/{version}/infer", **_INFER)
 async def infer(request: Request, model: str, version: str = "") -> Response:
     engine = _engine(request)
     target = engine.resolve(model, version)
@@ -150,6 +191,8 @@ async def repository_index(request: Request) -> list[dict[str, str]]:
     "/repository/models/{model}/load",
     summary="V2 load (or reload) a model from the repository folder",
     dependencies=[Protected],
+    response_class=Response,
+    responses={200: _EMPTY},
 )
 async def load(request: Request, model: str) -> Response:
     parameters = (await _json_body(request)).get("parameters") or {}
@@ -163,7 +206,11 @@ async def load(request: Request, model: str) -> Response:
 
 
 @router.post(
-    "/repository/models/{model}/unload", summary="V2 unload a model", dependencies=[Protected]
+    "/repository/models/{model}/unload",
+    summary="V2 unload a model",
+    dependencies=[Protected],
+    response_class=Response,
+    responses={200: _EMPTY},
 )
 async def unload(request: Request, model: str) -> Response:
     await _json_body(request)  # unload_dependents: Fovea's models have no dependents

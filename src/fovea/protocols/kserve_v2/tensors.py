@@ -4,6 +4,7 @@ little-endian length then the bytes). Pure numpy: the remote backend client uses
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +16,7 @@ from fovea.runtime.session import NUMPY_DTYPES, Array, datatype_of
 
 __all__ = ["datatype_of", "from_binary", "from_json", "to_binary", "to_json"]
 _MAX_DIMS = 16
+_MAX_ELEMENTS = 2**32  # any body past the request limit is refused before this matters
 
 
 def numpy_dtype(datatype: str) -> np.dtype[np.generic]:
@@ -28,7 +30,10 @@ def numpy_dtype(datatype: str) -> np.dtype[np.generic]:
 def element_count(shape: Sequence[int]) -> int:
     if len(shape) > _MAX_DIMS or any(not isinstance(d, int) or d < 0 for d in shape):
         raise InvalidRequest(f"shape {list(shape)} is not a list of sizes >= 0")
-    return int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)
+    if count > _MAX_ELEMENTS:
+        raise InvalidRequest(f"shape {list(shape)} has more than {_MAX_ELEMENTS} elements")
+    return count
 
 
 def from_binary(datatype: str, shape: Sequence[int], data: bytes | memoryview) -> Array:
