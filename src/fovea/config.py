@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     def _comma_list(cls, value: object) -> object:
         return _split(value)
 
+    @field_validator("grpc_port", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @property
     def repository_path(self) -> Path:
         from fovea.models import BUNDLED

@@ -95,3 +95,11 @@ def test_non_utf8_bytes_cannot_go_out_as_json() -> None:
 def test_no_datatype_for_complex_numbers() -> None:
     with pytest.raises(ValueError, match="no KServe V2 datatype"):
         datatype_of(np.dtype(np.complex64))
+
+
+def test_binary_data_at_any_offset_comes_out_aligned() -> None:
+    array = np.arange(12, dtype=np.float32)
+    body = memoryview(b"{}x" + array.tobytes())[3:]  # as after a 3-byte JSON header
+    back = tensors.from_binary("FP32", [12], body)
+    assert back.ctypes.data % 16 == 0
+    np.testing.assert_array_equal(back, array)

@@ -44,7 +44,11 @@ def colours(n: int) -> np.ndarray:
 
 def in_process(model_repo: Path, model: str, batch: np.ndarray) -> dict[str, np.ndarray]:
     """The same input through ONNX Runtime here: what every answer must equal."""
-    session = ort.InferenceSession(str(model_repo / model / "1" / "model.onnx"))
+    # One intra-op thread, as Fovea runs it: sums split over threads round differently.
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    path = str(model_repo / model / "1" / "model.onnx")
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
     return dict(zip(names, session.run(names, {"images": batch}), strict=True))
 

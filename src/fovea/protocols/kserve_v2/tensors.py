@@ -16,6 +16,7 @@ from fovea.runtime.session import NUMPY_DTYPES, Array, datatype_of
 
 __all__ = ["datatype_of", "from_binary", "from_json", "to_binary", "to_json"]
 _MAX_DIMS = 16
+_ALIGN = 16  # bytes: what numpy (glibc malloc) gives its own arrays
 _MAX_ELEMENTS = 2**32  # any body past the request limit is refused before this matters
 
 
@@ -49,6 +50,10 @@ def from_binary(datatype: str, shape: Sequence[int], data: bytes | memoryview) -
     array = np.frombuffer(data, dtype, count)
     if datatype == "BOOL" and array.size and array.view(np.uint8).max() > 1:
         raise InvalidRequest("BOOL binary data holds bytes other than 0 and 1")
+    if array.ctypes.data % _ALIGN:
+        # Data behind a JSON header of any length starts anywhere; ONNX Runtime's kernels take
+        # another path on unaligned memory and round differently, so such data is copied.
+        array = array.copy()
     return array.reshape(shape)
 
 
