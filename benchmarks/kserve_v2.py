@@ -59,6 +59,28 @@ def model_only(repository: Repository, tensor: np.ndarray, workers: int, seconds
     return sum(counts) / (time.perf_counter() - began)
 
 
+def model_cpu_ms(repository: Repository, tensor: np.ndarray, runs: int = 30) -> float:
+    """CPU time of one session.run on one thread: unlike wall time, others' load leaves it be."""
+    session = repository.get("coco").session
+    started = time.process_time()
+    for _ in range(runs):
+        session.run(tensor)
+    return (time.process_time() - started) / runs * 1000
+
+
+def _process_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _served_requests(url: str) -> float:
+    import urllib.request
+
+    text = urllib.request.urlopen(url + "/metrics").read().decode()
+    prefix = 'fovea_http_requests_total{method="POST",route="/v2/models/{model}/infer"'
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(prefix))
+
+
 def v2_body(tensor: np.ndarray) -> tuple[bytes, dict[str, str]]:
     data = tensor.tobytes()
     header = json.dumps(
@@ -160,6 +182,12 @@ def main() -> None:
                     f"load average {os.getloadavg()[0]:.2f}"
                 )
             rss = rss_mb(pid) if pid else None
+            # The server's CPU per request against the model's own, one client at a time.
+            assert pid is not None
+            model_ms = model_cpu_ms(repository, tensor)
+            requests, cpu_s = _served_requests(url), _process_cpu_s(pid)
+            asyncio.run(load(url, body, headers, 1, args.duration))
+            requests, cpu_s = _served_requests(url) - requests, _process_cpu_s(pid) - cpu_s
     p50, p99 = (float(np.percentile(latencies, q)) for q in (50, 99))
     print(
         f"V2 binary infer, {args.clients} clients: {sum(served) / len(served):.1f} inferences/s "
@@ -167,6 +195,12 @@ def main() -> None:
         f"{float(np.median([a / b for a, b in zip(served, limits, strict=True)])):.3f}x) "
         f"({sum(limits) / len(limits):.1f}/s); p50 {p50:.0f} ms, p99 {p99:.0f} ms; "
         f"{errors} errors; generator CPU {cpu:.1f} s; server RSS {rss:.0f} MB"
+    )
+    server_ms = cpu_s / requests * 1000
+    print(
+        f"CPU per inference: session.run {model_ms:.1f} ms, server per V2 request "
+        f"{server_ms:.1f} ms ({requests:.0f} requests): at most {model_ms / server_ms:.3f}x "
+        "the limit on an otherwise idle machine"
     )
     print(f"load average at end: {os.getloadavg()}")
 

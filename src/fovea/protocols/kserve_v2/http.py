@@ -368,7 +368,7 @@ def _respond(
     headers = {}
     if blobs:
         headers[HEADER_LENGTH] = str(len(head))
-    body = head + b"".join(blobs)
+    body = b"".join([head, *blobs])  # one copy of MBs of outputs, not two
     encoding = _accepted(accept)
     if encoding == "gzip":
         body = gzip.compress(body, compresslevel=1)
