@@ -115,6 +115,14 @@ class Settings(BaseSettings):
         "nok", description="Inspections kept as image + JSON: nok, all or none."
     )
     inspect_keep: int = Field(1000, ge=1, description="Most inspection records kept (oldest go).")
+    grpc_port: int | None = Field(
+        None, description="Port for KServe V2 over gRPC (needs the grpc extra); off when unset."
+    )
+    repository_poll_s: float = Field(
+        0.0,
+        description="Reload the repository when its files change, checking this often, "
+        "seconds; 0 turns polling off (POST /v1/repository/reload still works).",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -164,6 +172,11 @@ class Settings(BaseSettings):
             self.camera_timeout_s,
             self.max_image_bytes,
         )
+
+    @field_validator("grpc_port", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def repository_path(self) -> Path:

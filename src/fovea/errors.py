@@ -26,6 +26,8 @@ FoveaError
 ├── CameraUnavailable                 502 camera-unavailable
 ├── CameraTimeout                     504 camera-timeout
 ├── ExtraNotInstalled                 501 extra-not-installed
+├── BackendUnavailable                503 backend-unavailable
+├── BackendError                      502 backend-error
 └── ModelConfigError (also ValueError) a broken model.toml or ONNX file, found at load time
 """
 
@@ -195,6 +197,23 @@ class Overloaded(FoveaError):
     retry_after_s = 1
 
 
+class BackendUnavailable(FoveaError):
+    """A model's remote backend cannot be reached, times out, or is refusing work for now."""
+
+    status = 503
+    type = "backend-unavailable"
+    title = "Backend unavailable"
+    retry_after_s = 5
+
+
+class BackendError(FoveaError):
+    """A model's remote backend answered with an error or with something that is not an answer."""
+
+    status = 502
+    type = "backend-error"
+    title = "Backend error"
+
+
 class ModelConfigError(FoveaError, ValueError):
     """A model.toml or ONNX file is broken; the model is reported as failed."""
 
@@ -283,4 +302,6 @@ PROBLEM_TYPES: tuple[type[FoveaError], ...] = (
     CameraUnavailable,
     CameraTimeout,
     ExtraNotInstalled,
+    BackendUnavailable,
+    BackendError,
 )

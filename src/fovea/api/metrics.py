@@ -69,6 +69,19 @@ class Metrics:
         self.errors = Counter(
             "fovea_errors", "Errors answered, by problem type.", ["type"], registry=r
         )
+        self.grpc_requests = Counter(
+            "fovea_grpc_requests",
+            "KServe V2 gRPC calls by method and status code.",
+            ["method", "code"],
+            registry=r,
+        )
+        self.grpc_seconds = Histogram(
+            "fovea_grpc_request_duration_seconds",
+            "KServe V2 gRPC call latency by method.",
+            ["method"],
+            buckets=_HTTP_BUCKETS,
+            registry=r,
+        )
 
         self.inspections = Counter(
             "fovea_inspections",

@@ -21,7 +21,7 @@ from fovea.errors import FoveaError, RequestTooLarge, ShuttingDown
 log = logging.getLogger("fovea.access")
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")  # what we echo back and write to logs
-_ALWAYS_OPEN = ("/health/", "/metrics")  # answered even while draining
+_ALWAYS_OPEN = ("/health/", "/metrics", "/v2/health/")  # answered even while draining
 _DISCARD_S = 10.0  # longest a refused body is read for: a slow client cannot hold a request
 
 
@@ -76,7 +76,7 @@ class RequestMiddleware:
         try:
             refusal = self._refusal(scope)
             if refusal is not None:
-                await _send_problem(reply, refusal)
+                await _send_problem(reply, refusal, v2=_is_v2(scope))
             else:
                 self.state.working += 1
                 try:
@@ -84,7 +84,7 @@ class RequestMiddleware:
                 finally:
                     self.state.working -= 1
         except RequestTooLarge as exc:
-            await _send_problem(reply, exc)
+            await _send_problem(reply, exc, v2=_is_v2(scope))
         finally:
             self.state.in_flight -= 1
             self.metrics.in_flight.dec()
@@ -190,15 +190,22 @@ class _Body:
         return len(message.get("body", b""))
 
 
-async def _send_problem(send: Send, error: FoveaError) -> None:
-    body = json.dumps(problem_body(error)).encode()
+def _is_v2(scope: Scope) -> bool:
+    path: str = scope["path"]
+    return path == "/v2" or path.startswith("/v2/")
+
+
+async def _send_problem(send: Send, error: FoveaError, v2: bool = False) -> None:
+    """problem+json; on KServe V2 routes the protocol's `{"error": ...}` (400 for a 422)."""
+    status = (400 if error.status == 422 else error.status) if v2 else error.status
+    body = json.dumps({"error": error.detail} if v2 else problem_body(error)).encode()
     headers = [
-        (b"content-type", b"application/problem+json"),
+        (b"content-type", b"application/json" if v2 else b"application/problem+json"),
         (b"content-length", str(len(body)).encode()),
     ]
     if error.retry_after_s is not None:
         headers.append((b"retry-after", str(error.retry_after_s).encode()))
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -1,7 +1,14 @@
 """The model repository: `model.toml` specs, the folder scan and load, and served model versions."""
 
 from fovea.models._pipeline import PipelineModel
-from fovea.models._repository import BUNDLED, ModelEntry, Repository, Servable, Status
+from fovea.models._repository import (
+    BUNDLED,
+    ModelEntry,
+    ReloadReport,
+    Repository,
+    Servable,
+    Status,
+)
 from fovea.models._served import Prediction, Prepared, ServedModel
 from fovea.models._spec import AnySpec, InputSpec, ModelSpec, PipelineModelSpec, load_spec
 
@@ -15,6 +22,7 @@ __all__ = [
     "PipelineModelSpec",
     "Prediction",
     "Prepared",
+    "ReloadReport",
     "Repository",
     "Servable",
     "ServedModel",

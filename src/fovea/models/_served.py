@@ -18,7 +18,7 @@ from fovea.errors import FoveaError, InvalidParameter, ModelConfigError
 from fovea.models._clock import StageClock
 from fovea.models._outputs import resolve_outputs
 from fovea.models._spec import ModelSpec
-from fovea.runtime.session import Session
+from fovea.runtime.session import Session, datatype_of
 from fovea.tasks import TASKS, DecodeContext, Decoder, Outputs
 from fovea.vision import DecodedImage, ImageLike, Limits, load_image, prepare
 
@@ -99,15 +99,24 @@ class ServedModel:
             tensor, geometry = prepare(decoded, self.spec.input)
         return Prepared(tensor, geometry, clock)
 
-    def infer(self, tensors: Sequence[Tensor], *, idle: bool = False) -> list[Outputs]:
-        """Run the model on a batch of prepared tensors; one output dict (by role) per image.
+    def run_graph(
+        self, tensors: Sequence[Tensor], *, idle: bool = False
+    ) -> list[dict[str, Tensor]]:
+        """Run the graph on a batch of ready tensors; every output, by its graph name and in its
+        own datatype, per item. What the batcher runs, for images and raw tensors alike.
         `idle`: nothing else runs, so the run may use every core (see RuntimeOptions)."""
-        raw = self.session.run(np.stack(tensors), idle=idle)
-        by_role = {role: raw[name] for role, name in self.roles.items()}
         count = len(tensors)
-        return [
-            {role: _item(array, i, count) for role, array in by_role.items()} for i in range(count)
-        ]
+        batch = tensors[0][None] if count == 1 else np.stack(tensors)
+        raw = self.session.run(batch, idle=idle)
+        return [{name: _item(array, i, count) for name, array in raw.items()} for i in range(count)]
+
+    def by_role(self, outputs: dict[str, Tensor]) -> Outputs:
+        """One item's graph outputs as the decoder reads them: by role, float32."""
+        return {role: np.asarray(outputs[name], np.float32) for role, name in self.roles.items()}
+
+    def infer(self, tensors: Sequence[Tensor], *, idle: bool = False) -> list[Outputs]:
+        """Run the model on a batch of prepared tensors; one output dict (by role) per image."""
+        return [self.by_role(outputs) for outputs in self.run_graph(tensors, idle=idle)]
 
     def finish(self, outputs: Outputs, geometry: Geometry, context: DecodeContext) -> Result:
         """Decode one image's outputs, then map the result back to the image's pixels."""
@@ -167,20 +176,20 @@ class ServedModel:
         return frozenset(self.labels.index(c) for c in classes)
 
     def _check_input(self) -> None:
-        shape, spec = self.session.input_shape, self.spec.input
+        shape, spec = list(self.session.input.shape), self.spec.input
         if len(shape) != 4:
             raise ModelConfigError(f"the model input must be 4-D, the graph's is {shape}")
         h, w = (shape[1], shape[2]) if spec.layout == "NHWC" else (shape[2], shape[3])
         for name, graph, want in (("height", h, spec.size[0]), ("width", w, spec.size[1])):
-            if isinstance(graph, int) and graph != want:
+            if graph != -1 and graph != want:
                 raise ModelConfigError(
                     f"input.size {list(spec.size)} ({spec.layout}) does not match the graph's "
                     f"input shape {shape}: {name} is {graph}"
                 )
-        graph_dtype = self.session.input_dtype
-        if graph_dtype is not None and np.dtype(graph_dtype) != np.dtype(spec.dtype):
+        graph_type, wanted = self.session.input.datatype, datatype_of(np.dtype(spec.dtype))
+        if graph_type != wanted:
             raise ModelConfigError(
-                f"input.dtype is {spec.dtype} but the graph takes {self.session.input.type}"
+                f"input.dtype is {spec.dtype} ({wanted}) but the graph takes {graph_type}"
             )
 
 
@@ -204,10 +213,11 @@ def _remap_table(spec: ModelSpec) -> npt.NDArray[np.int64] | None:
     )
 
 
-def _item(array: npt.NDArray[np.float32], index: int, count: int) -> npt.NDArray[np.float32]:
+def _item(array: Tensor, index: int, count: int) -> Tensor:
     # An output without a batch axis (a scalar count, say) can only belong to a batch of one.
     if array.ndim and array.shape[0] == count:
-        return np.asarray(array[index], np.float32)
+        item: Tensor = array[index]
+        return item
     return array
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fovea.errors import ModelConfigError
+from fovea.runtime.remote_options import RemoteOptions
 from fovea.tasks import TASKS
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -75,6 +76,25 @@ class RuntimeSpec(_Strict):
     precision: Literal["fp32", "bf16"] = "fp32"
 
 
+class BackendSpec(_Strict):
+    """A remote KServe V2 server (Triton, KServe, another Fovea) that runs the graph: Fovea
+    decodes, prepares and post-processes here and sends it only tensors."""
+
+    url: Annotated[str, Field(min_length=1)]  # http://host:port, or host:port for grpc
+    model: Annotated[str, Field(min_length=1)]  # the model's name on the remote server
+    version: str = ""  # the remote's version; empty: the one it serves by default
+    protocol: Literal["http", "grpc"] = "http"
+    timeout_s: Annotated[float, Field(gt=0.0, le=600.0)] = 10.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 2  # more tries for a call that did not arrive
+    max_connections: Annotated[int, Field(ge=1, le=1024)] = 16
+    breaker_failures: Annotated[int, Field(ge=1)] = 3  # failed calls in a row that open it
+    breaker_reset_s: Annotated[float, Field(ge=0.0)] = 10.0  # then one call may try again
+
+    @property
+    def options(self) -> RemoteOptions:
+        return RemoteOptions(**self.model_dump())
+
+
 class ModelSpec(_Strict):
     """The whole of a `model.toml`."""
 
@@ -92,6 +112,7 @@ class ModelSpec(_Strict):
     outputs: dict[str, str] = Field(default_factory=dict)  # decoder role -> graph output name
     batching: BatchingSpec = BatchingSpec()
     runtime: RuntimeSpec = RuntimeSpec()
+    backend: BackendSpec | None = None  # a remote server runs the graph instead of model.onnx
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelSpec:

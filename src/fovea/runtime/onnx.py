@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from fovea.errors import ModelConfigError
+from fovea.runtime.session import ONNX_DATATYPES, Array, TensorInfo
 
 CPU = "CPUExecutionProvider"
 # Fastest first; CPU is always available and always last.
@@ -21,11 +21,6 @@ PREFERRED_PROVIDERS = (
     "OpenVINOExecutionProvider",
     "CPUExecutionProvider",
 )
-_NUMPY_TYPES: dict[str, type[np.generic]] = {
-    "tensor(float)": np.float32,
-    "tensor(float16)": np.float16,
-    "tensor(uint8)": np.uint8,
-}
 
 
 @dataclass(frozen=True)
@@ -54,7 +49,11 @@ def pick_providers(wanted: Sequence[str] | None) -> list[str]:
 
 
 class OnnxModel:
-    """One ONNX Runtime session; `run` is thread-safe and takes a batch of any size."""
+    """One ONNX Runtime session (a `runtime.session.Session`); `run` is thread-safe and takes a
+    batch of any size."""
+
+    platform = "onnx_onnxv1"
+    available = True
 
     def __init__(self, path: Path, options: RuntimeOptions, input_name: str | None = None) -> None:
         providers = pick_providers(options.providers)
@@ -69,24 +68,22 @@ class OnnxModel:
             raise ModelConfigError(f"{path}: no input named {input_name!r}; the graph has {names}")
         if len(inputs) > 1 and input_name is None:
             raise ModelConfigError(f"{path}: the graph has several inputs; set input.name")
-        self.input = chosen[0]
-        self.output_names: list[str] = [o.name for o in self.session.get_outputs()]
-        batch = self.input.shape[0] if self.input.shape else None
+        self.node = chosen[0]
+        self.input = _info(self.node)
+        self.outputs = [_info(o) for o in self.session.get_outputs()]
+        batch = self.node.shape[0] if self.node.shape else None
         # A symbolic or missing batch dimension is dynamic; a number fixes it.
         self.fixed_batch: int | None = batch if isinstance(batch, int) and batch > 0 else None
         self.providers: list[str] = self.session.get_providers()
 
     @property
-    def input_shape(self) -> list[int | str | None]:
-        return list(self.input.shape)
+    def output_names(self) -> list[str]:
+        return [o.name for o in self.outputs]
 
-    @property
-    def input_dtype(self) -> type[np.generic] | None:
-        return _NUMPY_TYPES.get(self.input.type)
+    def close(self) -> None:
+        """Nothing to release by hand: the session goes with the last reference to it."""
 
-    def run(
-        self, batch: npt.NDArray[np.generic], *, idle: bool = False
-    ) -> dict[str, npt.NDArray[np.float32]]:
+    def run(self, batch: Array, *, idle: bool = False) -> dict[str, Array]:
         """Run a batch (N, ...) and return every output by name, each with N first; `idle`
         (nothing else is running) uses the idle session's threads when there is one."""
         session = self.idle_session if idle and self.idle_session is not None else self.session
@@ -98,9 +95,7 @@ class OnnxModel:
         parts = [self._run_once(session, batch[i : i + 1]) for i in range(len(batch))]
         return {name: np.concatenate([p[name] for p in parts]) for name in self.output_names}
 
-    def _run_once(
-        self, session: Any, batch: npt.NDArray[np.generic]
-    ) -> dict[str, npt.NDArray[np.float32]]:
+    def _run_once(self, session: Any, batch: Array) -> dict[str, Array]:
         values = session.run(self.output_names, {self.input.name: batch})
         return dict(zip(self.output_names, values, strict=True))
 
@@ -120,3 +115,9 @@ def _session(path: Path, threads: int, providers: list[str]) -> Any:
         return ort.InferenceSession(os.fspath(path), session_options, providers=providers)
     except Exception as exc:  # ORT raises its own untyped errors for bad files
         raise ModelConfigError(f"{path}: ONNX Runtime could not load it: {exc}") from exc
+
+
+def _info(node: Any) -> TensorInfo:
+    """A graph input or output as V2 metadata: symbolic or unknown dimensions become -1."""
+    shape = tuple(d if isinstance(d, int) and d >= 0 else -1 for d in node.shape or ())
+    return TensorInfo(node.name, ONNX_DATATYPES.get(node.type, node.type), shape)

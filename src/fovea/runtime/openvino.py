@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from fovea.errors import ModelConfigError
 from fovea.runtime.onnx import RuntimeOptions
+from fovea.runtime.session import Array, TensorInfo
 
 _BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -28,15 +28,21 @@ def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     return any(flag in flags for flag in _BF16_FLAGS)
 
 
-class _Port:
-    """The input's name, shape and type, as `OnnxModel.input` gives them."""
+_DATATYPES = {"f32": "FP32", "f16": "FP16", "u8": "UINT8", "i64": "INT64", "i32": "INT32"}
 
-    def __init__(self, name: str, shape: list[int | str], type_: str) -> None:
-        self.name, self.shape, self.type = name, shape, type_
+
+def _info(port: Any) -> TensorInfo:
+    shape = tuple(d.get_length() if d.is_static else -1 for d in port.get_partial_shape())
+    datatype = _DATATYPES.get(port.get_element_type().get_type_name(), "FP32")
+    return TensorInfo(port.get_any_name(), datatype, shape)
 
 
 class OpenVinoModel:
-    """One compiled OpenVINO model; `run` is thread-safe (a pool of infer requests)."""
+    """One compiled OpenVINO model (a `runtime.session.Session`); `run` is thread-safe (a pool
+    of infer requests)."""
+
+    platform = "onnx_onnxv1"  # the graph is the ONNX file; OpenVINO only runs it
+    available = True
 
     def __init__(
         self,
@@ -72,40 +78,24 @@ class OpenVinoModel:
             "PERFORMANCE_HINT": "LATENCY",
         }
         self.compiled = core.compile_model(graph, "CPU", config)
-        port = inputs[0]
-        shape = [d.get_length() if d.is_static else "batch" for d in port.get_partial_shape()]
-        element = {"f32": "tensor(float)", "f16": "tensor(float16)", "u8": "tensor(uint8)"}
-        self.input = _Port(
-            port.get_any_name(), shape, element.get(port.get_element_type().get_type_name(), "")
-        )
-        self.output_names: list[str] = [o.get_any_name() for o in self.compiled.outputs]
-        batch = shape[0] if shape else None
-        self.fixed_batch: int | None = batch if isinstance(batch, int) and batch > 0 else None
+        self.input = _info(inputs[0])
+        self.outputs = [_info(o) for o in self.compiled.outputs]
+        batch = self.input.shape[0] if self.input.shape else None
+        self.fixed_batch: int | None = batch if batch is not None and batch > 0 else None
         self.providers: list[str] = [f"OpenVINO CPU ({precision})"]
-        self.idle_session = None
         self._requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
     @property
-    def input_shape(self) -> list[int | str | None]:
-        return list(self.input.shape)
+    def output_names(self) -> list[str]:
+        return [o.name for o in self.outputs]
 
-    @property
-    def input_dtype(self) -> type[np.generic] | None:
-        types: dict[str, type[np.generic]] = {
-            "tensor(float)": np.float32,
-            "tensor(uint8)": np.uint8,
-        }
-        return types.get(self.input.type)
+    def close(self) -> None:
+        """Nothing to release by hand: the compiled model goes with the last reference."""
 
-    def run(
-        self, batch: npt.NDArray[np.generic], *, idle: bool = False
-    ) -> dict[str, npt.NDArray[np.float32]]:
+    def run(self, batch: Array, *, idle: bool = False) -> dict[str, Array]:
         with self._request() as request:
             request.infer({self.input.name: batch})
-            return {
-                name: np.array(request.get_tensor(name).data, np.float32)
-                for name in self.output_names
-            }
+            return {name: np.array(request.get_tensor(name).data) for name in self.output_names}
 
     @contextmanager
     def _request(self) -> Iterator[Any]:

@@ -5,6 +5,7 @@ from fovea.serving._admission import Admission, Priority, Ticket
 from fovea.serving._batching import Batchers, batch_size
 from fovea.serving._fetch import FetchPolicy, fetch
 from fovea.serving._pipeline import Pipeline
+from fovea.serving._reload import Reloader
 from fovea.serving._service import ItemOutcome, Observer, Service
 from fovea.serving._sources import (
     Base64,
@@ -31,6 +32,7 @@ __all__ = [
     "Observer",
     "Pipeline",
     "Priority",
+    "Reloader",
     "Service",
     "Source",
     "Ticket",

@@ -61,7 +61,8 @@ class Pipeline:
                 ),
                 priority,
             )
-            outputs, timing = await batcher.submit(prepared.tensor, priority)
+            raw, timing = await batcher.submit(prepared.tensor, priority)
+        outputs = model.by_role(raw)
         prepared.clock.add("infer", timing.infer_ms, timing.cpu_ms)
         prediction, _ = await self.in_worker(
             lambda: model.complete(prepared, outputs, context), priority

@@ -16,6 +16,7 @@ from fovea.wire._schemas import (
     PredictResponse,
     Problem,
     Readiness,
+    ReloadResult,
     Timing,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "Problem",
     "QueryParams",
     "Readiness",
+    "ReloadResult",
     "Timing",
     "detections_of",
     "mask_of",

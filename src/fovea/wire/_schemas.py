@@ -167,7 +167,7 @@ class InputInfo(BaseModel):
 
 class ModelInfo(BaseModel):
     name: str
-    status: Literal["loading", "ready", "failed", "disabled", "unloading"]
+    status: Literal["loading", "ready", "failed", "disabled", "unloading", "unavailable"]
     error: str | None = None
     task: str | None = None
     decoder: str | None = None
@@ -194,3 +194,13 @@ class Readiness(BaseModel):
     ready: bool
     draining: bool
     models: dict[str, str]
+
+
+class ReloadResult(BaseModel):
+    """What `POST /v1/repository/reload` did; a model in `failed` whose old version was serving
+    still serves it."""
+
+    loaded: list[str] = Field(default_factory=list, description="New models.")
+    reloaded: list[str] = Field(default_factory=list, description="Changed models, swapped in.")
+    unloaded: list[str] = Field(default_factory=list, description="Models whose folder is gone.")
+    failed: dict[str, str] = Field(default_factory=dict, description="Model name: the reason.")

@@ -20,11 +20,10 @@ def test_openvino_gives_onnx_runtimes_answers(tmp_path: Path) -> None:
     variant = OpenVinoModel(path, RuntimeOptions(), "fp32")
     assert (variant.input.name, variant.output_names) == (reference.input.name, ["logits"])
     assert variant.fixed_batch is None
-    assert variant.input_dtype is np.float32
+    assert variant.input.datatype == "FP32"
     batch = np.random.default_rng(5).random((3, 3, 64, 64), np.float32)
-    np.testing.assert_allclose(
-        variant.run(batch)["logits"], reference.run(batch)["logits"], atol=1e-4
-    )
+    got, want = variant.run(batch)["logits"], reference.run(batch)["logits"]
+    np.testing.assert_allclose(np.asarray(got, np.float32), np.asarray(want, np.float32), atol=1e-4)
 
 
 def test_bf16_is_refused_on_a_cpu_without_it(tmp_path: Path) -> None:
@@ -41,6 +40,8 @@ def test_bf16_is_refused_on_a_cpu_without_it(tmp_path: Path) -> None:
 def test_bf16_runs_close_to_fp32(tmp_path: Path) -> None:
     path = onnx_models.colour_classifier(tmp_path / "cls.onnx")
     batch = np.random.default_rng(6).random((2, 3, 32, 32), np.float32)
-    fp32 = OnnxModel(path, RuntimeOptions()).run(batch)["logits"]
-    bf16 = OpenVinoModel(path, RuntimeOptions(), "bf16").run(batch)["logits"]
+    fp32 = np.asarray(OnnxModel(path, RuntimeOptions()).run(batch)["logits"], np.float32)
+    bf16 = np.asarray(
+        OpenVinoModel(path, RuntimeOptions(), "bf16").run(batch)["logits"], np.float32
+    )
     np.testing.assert_allclose(bf16, fp32, rtol=2e-2, atol=2e-2)  # 8 bits of mantissa
