@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from fovea.api.app import create_app
 from fovea.config import Settings
 from tests.helpers import build_repository
+from tests.video.clips import Clips, make_clips
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +32,10 @@ def client(model_repo: Path) -> Iterator[TestClient]:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> Clips:
+    """Video clips panning across real photos, in several codecs, and broken ones (see
+    tests/video/clips.py); made once per session."""
+    return make_clips(tmp_path_factory.mktemp("clips"))

@@ -16,7 +16,7 @@ import fovea
 from fovea.api import errors
 from fovea.api.metrics import Metrics
 from fovea.api.middleware import RequestMiddleware, ServingState
-from fovea.api.routes import health, metrics, models, predict, problems
+from fovea.api.routes import health, metrics, models, predict, problems, video
 from fovea.api.security import Guard, Protected, load_key_hashes
 from fovea.config import Settings
 from fovea.models import Repository
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
     app.include_router(metrics.router, dependencies=[] if settings.metrics_public else [Protected])
     for router in (models.router, predict.router, problems.router):
         app.include_router(router, dependencies=[Protected])
+    app.include_router(video.router)  # keys checked per route: WebSockets take them in the query
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

@@ -12,10 +12,12 @@ from fovea.vision.annotators._style import class_colour, font
 
 
 def label_texts(dets: Detections, show_score: bool = True) -> list[str]:
-    """Each object's tag: its tracker id if tracked, its class name and its score."""
+    """Each object's tag: its tracker id if tracked (ids below 0 are not confirmed tracks), its
+    class name and its score."""
     texts = []
     for i, name in enumerate(dets.class_name):
-        track = f"#{dets.tracker_id[i]} " if dets.tracker_id is not None else ""
+        tracked = dets.tracker_id is not None and dets.tracker_id[i] >= 0
+        track = f"#{dets.tracker_id[i]} " if tracked and dets.tracker_id is not None else ""
         score = f" {dets.score[i]:.2f}" if show_score else ""
         texts.append(f"{track}{name}{score}")
     return texts
