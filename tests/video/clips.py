@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import av.video.stream
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
@@ -29,7 +30,7 @@ class Codec:
 
 
 CODECS = {
-    "h264-mp4": Codec(".mp4", "mp4", "libx264", "yuv420p", {"preset": "veryfast", "crf": "26"}),
+    "h264-mp4": Codec(".mp4", "mp4", "libx264", "yuv420p", {"preset": "veryfast", "crf": "20"}),
     "vp9-webm": Codec(
         ".webm", "webm", "libvpx-vp9", "yuv420p", {"deadline": "realtime", "cpu-used": "8"}
     ),
@@ -76,6 +77,7 @@ def encode(
     options = {"movflags": "+faststart"} if faststart else {}
     with av.open(str(path), "w", format=codec.container, container_options=options) as out:
         stream = out.add_stream(codec.codec, rate=fps, options=codec.options)
+        assert isinstance(stream, av.video.stream.VideoStream)
         stream.pix_fmt = codec.pix_fmt
         for index, pixels in enumerate(frames):
             if index == 0:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -25,6 +27,17 @@ def read_all(reader: VideoReader, chunk: int = 4) -> list[VideoFrame]:
     while batch := reader.read(chunk):
         frames += batch
     return frames
+
+
+def read_until_error(reader: VideoReader) -> tuple[list[VideoFrame], Exception]:
+    """The frames read before the error, and the error."""
+    frames: list[VideoFrame] = []
+    try:
+        while batch := reader.read(4):
+            frames += batch
+    except Exception as exc:
+        return frames, exc
+    raise AssertionError(f"no error after {len(frames)} frames")
 
 
 @pytest.mark.parametrize("codec", sorted(CODECS))
@@ -108,10 +121,9 @@ def test_a_one_frame_video(clips: Clips) -> None:
 
 def test_a_truncated_video_gives_the_frames_before_the_cut_then_an_error(clips: Clips) -> None:
     with open_video(clips.truncated.read_bytes(), Sampling(), LIMITS) as reader:
-        frames: list[VideoFrame] = []
-        with pytest.raises(VideoDecodeError, match=f"breaks off after frame .* of {FRAMES}"):
-            while batch := reader.read(4):
-                frames += batch
+        frames, error = read_until_error(reader)
+    assert isinstance(error, VideoDecodeError)
+    assert re.search(f"breaks off after frame .* of {FRAMES} frames", error.detail)
     assert 0 < len(frames) < FRAMES
     assert [f.index for f in frames] == list(range(len(frames)))
 
@@ -121,10 +133,8 @@ def test_damage_in_the_middle_is_an_error_after_the_frames_before_it(clips: Clip
     middle = len(data) // 2
     data[middle : middle + 20_000] = bytes(20_000)
     with open_video(bytes(data), Sampling(), LIMITS) as reader:
-        frames: list[VideoFrame] = []
-        with pytest.raises(VideoDecodeError):
-            while batch := reader.read(4):
-                frames += batch
+        frames, error = read_until_error(reader)
+    assert isinstance(error, VideoDecodeError)
     assert 0 < len(frames) < FRAMES
 
 
@@ -168,10 +178,8 @@ def test_a_duration_the_header_hides_is_enforced_while_decoding(clips: Clips) ->
     # passed mid-stream (here, by starting within the limit and reading on past it).
     with open_video(clips.mp4.read_bytes(), Sampling(), VideoLimits(max_duration_s=2)) as reader:
         reader._max_duration_s = 0.5  # as if the header had said nothing
-        frames: list[VideoFrame] = []
-        with pytest.raises(VideoTooLong):
-            while batch := reader.read(4):
-                frames += batch
+        frames, error = read_until_error(reader)
+    assert isinstance(error, VideoTooLong)
     assert [f.index for f in frames] == list(range(16))
 
 

@@ -3,7 +3,8 @@ through the model at background priority; one answer per frame goes back, in arr
 from 0). At most K frames are processed at once. The policy is chosen per stream:
 
 - `wait` (a file): no frame is read while K are in flight, so every frame is answered and the
-  sender is held back (by TCP) instead.
+  sender is held back (by TCP) instead. A client that closes meanwhile is noticed when a slot
+  frees, and its other frames are cancelled then.
 - `drop_oldest` (a live camera): reading never stops; at most one frame waits for a slot, and a
   waiting frame is dropped, and reported as dropped, when a newer one arrives.
 
