@@ -6,8 +6,11 @@ in-process ceiling for the same model and frame size).
 
 The clip is a pan and zoom across benchmarks/photo-1280x960.jpg, 640x480 at 30 fps, encoded
 H.264 here. The ceiling is `fovea bench`'s: decode (a 640x480 JPEG of the clip's first frame),
-preprocess, infer and postprocess in worker processes with no server, measured before and after
-the server rows; the ratio divides by the best of all of them.
+preprocess, infer and postprocess in worker processes with no server. On a machine others share,
+rounds alternate the best ceiling and the video route, so each round's ratio compares the two
+under the same load; each round also gives CPU per frame (the server process, every thread,
+while it runs the video) against CPU per image of the ceiling's work: that ratio does not depend
+on how busy the machine is, and it is what the throughput ratio becomes on cores of one's own.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from PIL import Image
 
 from fovea.bench import ceiling
 from fovea.bench.server import started_server
-from fovea.models import BUNDLED
+from fovea.models import BUNDLED, Repository, ServedModel
+from fovea.runtime.onnx import RuntimeOptions
 from fovea.video import clients
 from fovea.video.encode import Mp4Writer
 from fovea.video.options import Sampling
@@ -65,6 +69,20 @@ def ceilings(model: str, jpeg: bytes, duration_s: float) -> list[ceiling.Ceiling
     return found
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def predict_cpu_ms(served: ServedModel, jpeg: bytes, count: int = 30) -> float:
+    """CPU per image of the ceiling's work (decode, preprocess, infer, postprocess), one thread."""
+    started = time.process_time()
+    for _ in range(count):
+        served.predict(jpeg)
+    return (time.process_time() - started) / count * 1000
+
+
 def video_route(url: str, model: str, clip: bytes) -> tuple[int, float, float]:
     """Frames, frames/s seen by the client (first byte sent to last line), and by the server."""
     started = time.perf_counter()
@@ -95,7 +113,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2)
     args = parser.parse_args()
     loads = [load_average()]
-    rounds: list[tuple[float, int, float, float]] = []
+    rounds: list[tuple[float, int, float, float, float, float]] = []
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "clip.mp4"
@@ -103,14 +121,26 @@ def main() -> None:
         clip = path.read_bytes()
         configurations = ceilings(args.model, jpeg, args.duration)
         best = max(configurations, key=lambda c: c.images_per_s)
-        with started_server(BUNDLED) as (url, _):
+        here = Repository(BUNDLED, RuntimeOptions(intra_op_threads=1))
+        here.scan()
+        here.load_all(only=args.model)
+        served = here.get(args.model)
+        predict_cpu_ms(served, jpeg, 5)  # warm up
+        with started_server(BUNDLED) as (url, pid):
+            assert pid is not None
             httpx.post(f"{url}/v1/models/{args.model}/predict", files={"files": ("a.jpg", jpeg)})
             # The machine is shared: ceiling and video alternate, and each round is a ratio.
             for _ in range(args.rounds):
                 limit = ceiling.measure(
                     BUNDLED, args.model, jpeg, best.workers, best.threads_per_worker, args.duration
                 )
-                rounds.append((limit.images_per_s, *video_route(url, args.model, clip)))
+                cpu_before = cpu_s(pid)
+                count, client_fps, server_fps = video_route(url, args.model, clip)
+                video_cpu_ms = (cpu_s(pid) - cpu_before) / count * 1000
+                image_cpu_ms = predict_cpu_ms(served, jpeg)
+                rounds.append(
+                    (limit.images_per_s, count, client_fps, server_fps, video_cpu_ms, image_cpu_ms)
+                )
                 print(f"round {len(rounds)}: {rounds[-1]}", flush=True)
             loads.append(load_average())
             frames = clients.load_clip(path, Sampling(max_frames=args.mode_frames))
@@ -138,16 +168,23 @@ def main() -> None:
     shape = f"{best.workers} x {best.threads_per_worker}"
     print(f"\nRounds: the best ceiling ({shape}), then the clip ({args.frames} frames) through")
     print("the video route:\n")
-    print("| round | ceiling img/s | frames | frames/s (client) | frames/s (server) | x ceiling |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    ratios = []
-    for i, (limit_fps, count, client_fps, server_fps) in enumerate(rounds, 1):
+    print(
+        "| round | ceiling img/s | frames | frames/s (client) | frames/s (server) | x ceiling "
+        "| CPU ms/frame, video route | CPU ms/image, ceiling's work | CPU ratio |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    ratios, cpu_ratios = [], []
+    for i, (limit_fps, count, client_fps, server_fps, video_ms, image_ms) in enumerate(rounds, 1):
         ratios.append(client_fps / limit_fps)
+        cpu_ratios.append(image_ms / video_ms)
         print(
             f"| {i} | {limit_fps:.1f} | {count} | {client_fps:.1f} | {server_fps:.1f} "
-            f"| {ratios[-1]:.2f} |"
+            f"| {ratios[-1]:.2f} | {video_ms:.1f} | {image_ms:.1f} | {cpu_ratios[-1]:.2f} |"
         )
-    print(f"\nMedian ratio: {sorted(ratios)[len(ratios) // 2]:.2f}")
+    middle = len(ratios) // 2
+    print(
+        f"\nMedian ratio: {sorted(ratios)[middle]:.2f}; CPU ratio: {sorted(cpu_ratios)[middle]:.2f}"
+    )
     print(f"\n`fovea video` client modes, {args.mode_frames} frames per stream:\n")
     print(clients.table(rows))
 

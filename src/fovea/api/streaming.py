@@ -5,7 +5,6 @@ when it next writes (ASGI spec 2.4 servers), which for a video can be a slow fra
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -65,6 +64,8 @@ class WatchedResponse(Response):
                 group.cancel_scope.cancel()
 
             group.start_soon(watch)
-            with contextlib.suppress(OSError):  # the client went away as we wrote
+            try:
                 await self.work(Sender(send))
+            except* OSError:  # the client went away as we wrote: as a disconnect
+                pass
             group.cancel_scope.cancel()
