@@ -133,7 +133,8 @@ def test_tracking_real_objects(api: TestClient, clips: Clips) -> None:
 
 
 def test_classifiers_and_segmenters_answer_per_frame(api: TestClient, clips: Clips) -> None:
-    classes = lines_of(post(api, "colour-test", clips.mp4, stride=15))
+    classes = lines_of(post(api, "colour-test", clips.mp4, stride=15, track="true"))
+    assert classes[0].tracking is False  # a classifier has nothing to track
     assert [len(f.classes or []) for f in frames_of(classes)] == [3, 3, 3]
     assert sum((classes[-1].top_class or {}).values()) == 3
     masks = lines_of(post(api, "red-test", clips.one_frame))

@@ -113,7 +113,8 @@ async def video(
     context = served.context(params)
     reader = await open_reader(service, data, sampling, settings.video_limits)
     try:
-        tracker = await new_tracker(reader.info) if query.track else None
+        tracked = query.track and served.spec.task == "detect"  # only boxes have tracks
+        tracker = await new_tracker(reader.info) if tracked else None
     except BaseException:
         reader.close()
         raise
@@ -359,6 +360,7 @@ async def _open_stream(
     repository: Repository = app.state.repository
     served = repository.get(model, query.version)
     context = served.context(query.params())
-    tracker = await anyio.to_thread.run_sync(Tracker, 30.0) if query.track else None
+    tracked = query.track and served.spec.task == "detect"
+    tracker = await anyio.to_thread.run_sync(Tracker, 30.0) if tracked else None
     options = LiveOptions(query.policy, query.max_in_flight, settings.max_image_bytes)
     return served, context, options, tracker
