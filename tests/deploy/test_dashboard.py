@@ -78,13 +78,18 @@ def _queries(dashboard: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def exported(model_repo: Path) -> dict[str, set[str]]:
-    """Series name -> label names, from /metrics after a prediction, an error and a 404."""
+    """Series name -> label names, from /metrics after a prediction, an error, a 404 and a
+    WebSocket stream's frame."""
     with TestClient(create_app(Settings(model_repository=model_repo, workers=2))) as client:
         good = {"files": ("a.jpg", image_bytes((64, 64)), "image/jpeg")}
         assert client.post("/v1/models/yolov8-test/predict", files=good).status_code == 200
         bad = {"files": ("x", b"not an image")}
         assert client.post("/v1/models/yolov8-test/predict", files=bad).status_code == 422
         assert client.get("/v1/models/no-such-model").status_code == 404
+        with client.websocket_connect("/v1/models/yolov8-test/stream") as stream:
+            stream.receive_text()  # ready
+            stream.send_bytes(good["files"][1])
+            stream.receive_text()  # its answer
         response = client.get("/metrics")
     assert response.status_code == 200
     series: dict[str, set[str]] = {}
