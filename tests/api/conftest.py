@@ -17,7 +17,8 @@ from fovea.models import BUNDLED
 def repository(model_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The synthetic models and the bundled `coco`, for real objects in real photos."""
     root = tmp_path_factory.mktemp("video-repo")
-    for name in ("yolov8-test", "colour-test", "red-test", "overload-test", "broken-onnx"):
+    names = ("yolov8-test", "colour-test", "colour-batched", "red-test", "overload-test")
+    for name in (*names, "broken-onnx"):
         (root / name).symlink_to(model_repo / name)
     (root / "coco").symlink_to(BUNDLED / "coco")
     return root

@@ -137,6 +137,8 @@ def test_classifiers_and_segmenters_answer_per_frame(api: TestClient, clips: Cli
     assert classes[0].tracking is False  # a classifier has nothing to track
     assert [len(f.classes or []) for f in frames_of(classes)] == [3, 3, 3]
     assert sum((classes[-1].top_class or {}).values()) == 3
+    batched = lines_of(post(api, "colour-batched", clips.mp4, stride=5))  # frames stacked
+    assert [f.frame for f in frames_of(batched)] == list(range(0, FRAMES, 5))
     masks = lines_of(post(api, "red-test", clips.one_frame))
     [frame] = frames_of(masks)
     assert frame.mask is not None
