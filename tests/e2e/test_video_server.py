@@ -81,8 +81,9 @@ def test_interactive_requests_keep_priority_over_a_video(
         video.join(timeout=60)
         assert json.loads(lines[-1])["type"] == "summary"
         assert json.loads(lines[-1])["frames"] == FRAMES
-        # An interactive image waits for at most the frame in the model, not the video's queue.
-        assert sorted(latencies)[2] < 0.6
+        # Admitted at once (the video holds at most half the queue) and ahead of the video's
+        # waiting frames: a few frames' time at most, on a loaded machine too.
+        assert sorted(latencies)[2] < 1.5
 
 
 def test_sigterm_answers_the_frames_in_flight_then_closes_the_stream(
@@ -94,7 +95,9 @@ def test_sigterm_answers_the_frames_in_flight_then_closes_the_stream(
             assert json.loads(ws.recv())["type"] == "ready"
             ws.send(PHOTO)
             ws.send(PHOTO)
-            time.sleep(0.05)
+            deadline = time.monotonic() + 5
+            while queue_depth(server) < 1 and time.monotonic() < deadline:
+                time.sleep(0.005)  # until the server has taken the frames in
             server.process.send_signal(signal.SIGTERM)
             answers = [json.loads(ws.recv(timeout=10)) for _ in range(2)]
             with pytest.raises(ConnectionClosed) as closed:
