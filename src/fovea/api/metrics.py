@@ -102,6 +102,19 @@ class Metrics:
             buckets=_OFFSET_BUCKETS,
             registry=r,
         )
+        self.stream_connections = Counter(
+            "fovea_stream_connections",
+            "WebSocket streams by outcome: accepted, or the problem type that refused them.",
+            ["outcome"],
+            registry=r,
+        )
+        self.stream_frames = Counter(
+            "fovea_stream_frames",
+            "WebSocket stream frames by outcome: answered, dropped, error.",
+            ["model", "outcome"],
+            registry=r,
+        )
+        self.streams_open = Gauge("fovea_streams_open", "WebSocket streams open.", registry=r)
 
     def watch(self, repository: Repository, queue_depth: Mapping[str, object]) -> None:
         """Model status, load time and queue depth, read at scrape time."""
