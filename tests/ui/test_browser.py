@@ -29,15 +29,24 @@ FIRST_FRAME = """async video => {
       video.addEventListener("error", () => bad(new Error("media error " + video.error.code)));
     });
   }
+  // A loaded video may not have painted its frame yet on a busy machine: seek into it, then
+  // read the picture until it is there (bounded: 3 s).
+  video.currentTime = 0.3;
+  await new Promise(ok => video.addEventListener("seeked", ok, {once: true}));
   const canvas = document.createElement("canvas");
   canvas.width = video.videoWidth;
   canvas.height = video.videoHeight;
   const context = canvas.getContext("2d");
-  context.drawImage(video, 0, 0);
-  const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
-  let sum = 0;
-  for (let i = 0; i < pixels.length; i += 4) sum += pixels[i] + pixels[i + 1] + pixels[i + 2];
-  return [video.duration, video.videoWidth, video.videoHeight, sum / (pixels.length / 4)];
+  let mean = 0;
+  for (let attempt = 0; attempt < 30 && mean === 0; attempt++) {
+    if (attempt) await new Promise(ok => setTimeout(ok, 100));
+    context.drawImage(video, 0, 0);
+    const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    let sum = 0;
+    for (let i = 0; i < pixels.length; i += 4) sum += pixels[i] + pixels[i + 1] + pixels[i + 2];
+    mean = sum / (pixels.length / 4);
+  }
+  return [video.duration, video.videoWidth, video.videoHeight, mean];
 }"""
 
 

@@ -324,15 +324,19 @@ async def stream(websocket: WebSocket, model: str) -> None:
         tracker,
         lambda outcome: frames.labels(served.name, outcome).inc(),
     )
-    state.in_flight += 1  # a draining server waits for open streams to answer and close
+    # A draining server waits for open streams to answer their frames and close (`working`
+    # is what the drain waits for; `in_flight` keeps the idle heap trim away).
+    state.in_flight += 1
+    state.working += 1
     metrics.streams_open.inc()
     try:
         ended = await session.run(receive, stop=lambda: state.draining)
+        if ended == "shutdown":
+            await websocket.close(code=1001, reason="server shutting down")
     finally:
         state.in_flight -= 1
+        state.working -= 1
         metrics.streams_open.dec()
-    if ended == "shutdown":
-        await websocket.close(code=1001, reason="server shutting down")
 
 
 async def _open_stream(
