@@ -39,7 +39,7 @@ class Stack:
         self.command = [_podman_compose(), "-p", self.project, "-f", str(COMPOSE)]
         self.command += ["-f", str(override)]
 
-    def __call__(self, *args: str, timeout: float = 300) -> str:
+    def __call__(self, *args: str, timeout: float = 300, check: bool = True) -> str:
         result = subprocess.run(
             [*self.command, *args],
             env=self.podman.env,
@@ -49,7 +49,7 @@ class Stack:
             check=False,
             cwd=ROOT,
         )
-        if result.returncode != 0:
+        if check and result.returncode != 0:
             raise PodmanError(f"podman-compose {args[0]}: {result.stdout}{result.stderr}")
         return result.stdout
 
@@ -97,6 +97,10 @@ def stack(
     stack = Stack(podman, path)
     try:
         stack("up", "--detach", "--no-build", "api", "ui")
+    except PodmanError:
+        stack("down", "--timeout", "5", check=False)
+        raise
+    try:
         yield stack
     finally:
         stack("down", "--timeout", "40")
