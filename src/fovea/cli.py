@@ -67,8 +67,10 @@ def serve(
 
 @app.command()
 def ui(
-    port: Annotated[int, typer.Option(help="Listen port.")] = 8501,
-    host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Listen port.", envvar="FOVEA_UI_PORT")] = 8501,
+    host: Annotated[
+        str, typer.Option(help="Listen address.", envvar="FOVEA_UI_HOST")
+    ] = "127.0.0.1",
     api_url: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(help="Fovea API to talk to (default: FOVEA_API_URL, then .env)."),
