@@ -1,4 +1,4 @@
-"""The `fovea` command: serve, ui, predict, models, bench."""
+"""The `fovea` command: serve, ui, predict, models, bench, jobs, export."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from typing import Annotated, Any, Optional
 import typer
 
 from fovea.client import APIError, Client
+from fovea.jobs.cli import export, jobs_app
 from fovea.runtime.memory import tune_malloc
 from fovea.wire import PredictResponse
 
 app = typer.Typer(help="Serve image models from an ONNX model repository.", no_args_is_help=True)
 models_app = typer.Typer(help="List or check models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.add_typer(jobs_app, name="jobs")
+app.command("export")(export)
 
 RepositoryOpt = Annotated[
     Optional[Path],  # noqa: UP045 - typer reads the annotation at run time

@@ -24,6 +24,10 @@ def _default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
+def _xdg_data() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+
+
 def _split(value: object) -> object:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
@@ -77,6 +81,18 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(
         30.0, description="On SIGTERM, how long in-flight requests get to finish, seconds."
     )
+    # Batch jobs (fovea.jobs).
+    data_dir: Path = Field(
+        default_factory=lambda: _xdg_data() / "fovea",
+        description="Where jobs keep their state (SQLite) and uploaded archives.",
+    )
+    jobs_roots: Annotated[tuple[Path, ...], NoDecode] = Field(
+        (), description="Folders that folder jobs may read, comma-separated; none: refused."
+    )
+    jobs_concurrent: int = Field(2, ge=1, description="Jobs that run at once; others queue.")
+    jobs_max_unzipped_bytes: int = Field(
+        4 * 1024**3, description="Largest total size an uploaded zip may unpack to, bytes."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -89,7 +105,9 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
-    @field_validator("providers", "url_allowlist", "api_keys", "cors_origins", mode="before")
+    @field_validator(
+        "providers", "url_allowlist", "api_keys", "cors_origins", "jobs_roots", mode="before"
+    )
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return _split(value)

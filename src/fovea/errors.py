@@ -12,10 +12,13 @@ FoveaError
 │   ├── InvalidRequest                400 invalid-request
 │   ├── InvalidParameter              422 invalid-parameter
 │   ├── URLRefused                    400 url-refused
-│   └── URLFetchFailed                422 url-fetch-failed
+│   ├── URLFetchFailed                422 url-fetch-failed
+│   ├── FolderRefused                 403 folder-refused
+│   └── ArchiveRefused                400 archive-refused
 ├── Unauthorized                      401 unauthorized
 ├── RateLimited                       429 rate-limited
 ├── ModelNotFound                     404 model-not-found
+├── JobNotFound                       404 job-not-found
 ├── ModelUnavailable                  503 model-unavailable
 ├── Overloaded                        503 overloaded
 ├── ShuttingDown                      503 shutting-down
@@ -128,6 +131,30 @@ class URLFetchFailed(InputError):
     title = "URL could not be fetched"
 
 
+class FolderRefused(InputError):
+    """A job's folder is not under an allowed root (FOVEA_JOBS_ROOTS), or escapes one."""
+
+    status = 403
+    type = "folder-refused"
+    title = "Folder refused"
+
+
+class ArchiveRefused(InputError):
+    """An uploaded zip is not a zip, unpacks too large, or names paths outside itself."""
+
+    status = 400
+    type = "archive-refused"
+    title = "Archive refused"
+
+
+class JobNotFound(FoveaError):
+    """No batch job with this id."""
+
+    status = 404
+    type = "job-not-found"
+    title = "Job not found"
+
+
 class Unauthorized(FoveaError):
     """No API key, or one that is not valid, where the server needs one."""
 
@@ -206,6 +233,9 @@ PROBLEM_TYPES: tuple[type[FoveaError], ...] = (
     TooManyImages,
     URLRefused,
     URLFetchFailed,
+    FolderRefused,
+    ArchiveRefused,
+    JobNotFound,
     RequestTooLarge,
     Unauthorized,
     RateLimited,
