@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import io
 import zipfile
-from types import ModuleType
 from typing import Protocol
 
 from fovea.errors import InvalidParameter
 from fovea.formats import coco, csv, megadetector, voc, yolo
 from fovea.formats._batch import BatchDetection, BatchResults, ImageEntry, pixels_xywh
-
-_MODULES: tuple[ModuleType, ...] = (megadetector, coco, yolo, voc, csv)
 
 
 class Format(Protocol):
@@ -25,6 +22,7 @@ class Format(Protocol):
     def encode(self, results: BatchResults, threshold: float = 0.0) -> dict[str, bytes]: ...
 
 
+_MODULES: tuple[Format, ...] = (megadetector, coco, yolo, voc, csv)
 FORMATS: dict[str, Format] = {module.NAME: module for module in _MODULES}
 
 

@@ -54,8 +54,9 @@ class ImageEntry:
         return self.width, self.height
 
     def kept(self, threshold: float) -> tuple[BatchDetection, ...]:
-        """Detections at or above `threshold` (none for a failure)."""
-        return tuple(d for d in self.detections or () if d.conf >= threshold)
+        """Detections at or above `threshold`, best first (none for a failure)."""
+        kept = [d for d in self.detections or () if d.conf >= threshold]
+        return tuple(sorted(kept, key=lambda d: -d.conf))
 
     def with_size(self, size_wh: tuple[int, int] | None) -> ImageEntry:
         if size_wh is None:

@@ -16,6 +16,8 @@ from fovea.core import Detections
 from fovea.formats._batch import BatchDetection, BatchResults, ImageEntry
 
 NAME = "megadetector"
+NEEDS_SIZE = False
+DESCRIPTION = "MegaDetector batch output (Timelapse, AddaxAI)"
 FORMAT_VERSION = "1.6"  # run_detector_batch.current_format_version
 CONF_DIGITS, COORD_DIGITS = 3, 4  # run_detector.CONF_DIGITS, COORD_DIGITS
 DEFAULT_THRESHOLD = 0.005  # run_detector.DEFAULT_OUTPUT_CONFIDENCE_THRESHOLD

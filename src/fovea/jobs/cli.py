@@ -66,6 +66,7 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run a detector over every image of SOURCE; write MegaDetector's batch output format."""
+    from fovea.client import APIError
     from fovea.errors import FoveaError
     from fovea.jobs.engine import JobOptions
     from fovea.jobs.runner import JobRun, checkpoint_path
@@ -110,6 +111,8 @@ def run(
         raise typer.Exit(130) from None
     except FoveaError as exc:
         _fail(exc.detail, 1)
+    except APIError as exc:
+        _fail(str(exc), 1)
     failed = sum(e.failure is not None for e in results.images)
     elapsed = time.perf_counter() - started
     if not quiet:
@@ -261,11 +264,12 @@ def _run(
 
         return anyio.run(job.run, RemoteEngine(server, api_key))
     from fovea.cli import _loaded, _settings
-    from fovea.jobs.engine import LocalEngine
+    from fovea.jobs.engine import LocalEngine, detector
     from fovea.serving import Service
 
     settings = _settings(repository)
     repo = _loaded(settings, only=model)
+    detector(repo, job.options)  # an unknown model or a classifier: said before anything runs
 
     async def local() -> Any:
         service = Service(settings.limits, settings.fetch_policy, settings.workers)

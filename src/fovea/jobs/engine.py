@@ -129,12 +129,7 @@ class LocalEngine:
                 group.start_soon(worker)
 
     def _served(self, options: JobOptions) -> ServedModel:
-        served = self.repository.get(options.model, options.version)
-        if served.spec.task != "detect":
-            raise InvalidParameter(
-                f"model {options.model!r} is a {served.spec.task} model; jobs need a detector"
-            )
-        return served
+        return detector(self.repository, options)
 
     async def _one(
         self,
@@ -179,6 +174,16 @@ class LocalEngine:
         return await anyio.to_thread.run_sync(
             _read_file, item.location, limit, limiter=self._readers
         )
+
+
+def detector(repository: Repository, options: JobOptions) -> ServedModel:
+    """The job's model, if it is a detector (ModelNotFound, InvalidParameter otherwise)."""
+    served = repository.get(options.model, options.version)
+    if served.spec.task != "detect":
+        raise InvalidParameter(
+            f"model {options.model!r} is a {served.spec.task} model; jobs need a detector"
+        )
+    return served
 
 
 def exif_datetime(data: bytes) -> str | None:
