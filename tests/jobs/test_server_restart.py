@@ -24,7 +24,7 @@ def test_kill_9_mid_job_then_restart(model_repo: Path, tmp_path: Path) -> None:
         "FOVEA_JOBS_ROOTS": str(tmp_path / "roots"),
         "FOVEA_WORKERS": "2",
     }
-    with fovea_server(model_repo, tmp_path, **env) as server:
+    with fovea_server(model_repo, tmp_path, True, **env) as server:
         created = httpx.post(
             f"{server.url}/v1/jobs",
             json={"model": "overload-test", "source": {"folder": str(folder)}},
@@ -41,7 +41,7 @@ def test_kill_9_mid_job_then_restart(model_repo: Path, tmp_path: Path) -> None:
     assert state == "running"
     assert before <= committed < IMAGES
 
-    with fovea_server(model_repo, tmp_path, **env) as server:
+    with fovea_server(model_repo, tmp_path, True, **env) as server:
         first = httpx.get(f"{server.url}/v1/jobs/{job}", timeout=10).json()
         assert first["done"] >= committed  # nothing committed is run or counted again
         _wait_done(server.url, job, at_least=IMAGES)
