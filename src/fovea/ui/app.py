@@ -16,6 +16,7 @@ PAGES = [
     st.Page("views/classification.py", title="Classification", icon=":material/bar_chart:"),
     st.Page("views/models.py", title="Models", icon=":material/deployed_code:"),
     st.Page("views/server.py", title="Server", icon=":material/dns:"),
+    st.Page("views/jobs.py", title="Jobs", icon=":material/photo_library:"),
 ]
 
 
