@@ -61,11 +61,14 @@ def _image(api_url: str, job: str, file: str) -> bytes:
     return api.client().job_image(job, file)
 
 
-def view(job: str) -> None:
+def view(job: str, live: bool = False) -> None:
+    """The job; `live` when it runs as a fragment that refreshes itself, until it ends."""
     info = api.call(lambda c: c.job(job))
     if isinstance(info, api.Failure):
         st.error(info.message)
         return
+    if live and info.state in FINAL:
+        st.rerun()  # the whole page: the job list shows the new state, and refreshing stops
     fraction, words = jobs.progress(info)
     st.progress(fraction, text=words)
     if info.state not in FINAL and st.button("Cancel job", key="jobs_cancel"):
@@ -155,7 +158,7 @@ def main() -> None:
     job = st.selectbox("Job", ids, format_func=labels.__getitem__, key="jobs_pick")
     running = next(j for j in listed if j.id == job).state not in FINAL
     if running:
-        st.fragment(view, run_every=1.0)(job)
+        st.fragment(view, run_every=1.0)(job, live=True)
     else:
         view(job)
 
