@@ -138,7 +138,6 @@ def sort(
     move: Annotated[bool, typer.Option("--move", help="Move them.")] = False,
 ) -> None:
     """Separate images into animal/, person/, vehicle/, empty/ folders (a dry run by default)."""
-    from fovea.formats import megadetector
     from fovea.jobs import sort as sorting
 
     if copy + link + move > 1:
@@ -155,7 +154,6 @@ def sort(
         return
     placed = sorting.apply(plan, mode)  # type: ignore[arg-type]
     typer.echo(f"{mode}: {placed} images into {into}")
-    del megadetector
 
 
 @jobs_app.command("repeats")

@@ -24,6 +24,7 @@ from fovea.formats import ImageEntry, megadetector
 from fovea.jobs.sources import Item
 from fovea.models import Repository, ServedModel
 from fovea.serving import Encoded, Priority, Service, Url
+from fovea.tasks import DecodeContext
 
 log = logging.getLogger("fovea.jobs")
 OnEntry = Callable[[int, Item, ImageEntry], Awaitable[None]]
@@ -134,7 +135,7 @@ class LocalEngine:
     async def _one(
         self,
         served: ServedModel,
-        context: Any,
+        context: DecodeContext,
         ids: Sequence[str],
         item: Item,
         options: JobOptions,

@@ -18,7 +18,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from fovea.errors import FoveaError
 from fovea.formats import BatchResults, ImageEntry, megadetector
-from fovea.jobs.engine import Engine, Header, JobOptions
+from fovea.jobs.engine import Engine, Header, JobOptions, OnEntry
 from fovea.jobs.sources import Item
 from fovea.jobs.store import FINAL, JobRow, JobStore
 from fovea.wire import JobInfo
@@ -58,7 +58,7 @@ class JobManager:
                 log.info("resuming job %s (%d of %d done)", row.id, row.done, row.total)
                 send.send_nowait(row.id)
         try:
-            async with anyio.create_task_group() as group:
+            async with send, receive, anyio.create_task_group() as group:
                 for _ in range(self.concurrent):
                     group.start_soon(self._runner, receive.clone())
                 task_status.started()
@@ -130,7 +130,7 @@ class JobManager:
                 self._scopes.pop(job, None)
                 self._rates.pop(job, None)
 
-    def _recorder(self, job: str) -> Any:
+    def _recorder(self, job: str) -> OnEntry:
         store = self.store
 
         async def record(seq: int, item: Item, entry: ImageEntry) -> None:
