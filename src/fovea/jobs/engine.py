@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -97,7 +98,16 @@ def header_of(name: str, version: str, labels: Sequence[str], typical: float) ->
 
 
 class LocalEngine:
-    """In this process, through `service` (the API's, or one the CLI starts)."""
+    """In this process, through `service` (the API's, or one the CLI starts).
+
+    Jobs keep every worker busy while nobody else asks; while interactive requests arrive
+    (seen in the last `INTERACTIVE_HOLD_S`), they leave one worker free, so a request seldom
+    waits for a job's image to finish: the priority queues order waiters, but cannot stop an
+    image a worker has started.
+    """
+
+    INTERACTIVE_HOLD_S = 1.0
+    WATCH_EVERY_S = 0.02  # a predict takes tens of ms at least: none goes unseen
 
     def __init__(self, service: Service, repository: Repository, concurrency: int = 0) -> None:
         self.service, self.repository = service, repository
@@ -105,6 +115,8 @@ class LocalEngine:
         # (background share of the model's queue) bounds it again.
         self.concurrency = concurrency or max(4, 3 * service.workers)
         self._readers = anyio.CapacityLimiter(max(2, service.workers))
+        self._running = anyio.CapacityLimiter(service.workers)  # images of jobs in a worker
+        self._interactive_at = -math.inf
 
     async def header(self, options: JobOptions) -> Header:
         served = self._served(options)
@@ -126,8 +138,23 @@ class LocalEngine:
                 await on_entry(seq, item, entry)
 
         async with anyio.create_task_group() as group:
-            for _ in range(self.concurrency):
-                group.start_soon(worker)
+            group.start_soon(self._watch_interactive)
+            async with anyio.create_task_group() as workers:
+                for _ in range(self.concurrency):
+                    workers.start_soon(worker)
+            group.cancel_scope.cancel()
+
+    async def _watch_interactive(self) -> None:
+        """Give jobs every worker, or all but one while interactive requests come in."""
+        admission = self.service.admission
+        while True:
+            now = anyio.current_time()
+            interactive = sum(admission.in_progress.values()) - sum(admission.background.values())
+            if interactive > 0:
+                self._interactive_at = now
+            busy = now - self._interactive_at < self.INTERACTIVE_HOLD_S
+            self._running.total_tokens = max(1, self.service.workers - busy)
+            await anyio.sleep(self.WATCH_EVERY_S)
 
     def _served(self, options: JobOptions) -> ServedModel:
         return detector(self.repository, options)
@@ -152,9 +179,10 @@ class LocalEngine:
             return megadetector.failure_entry(item.file, megadetector.FAILURE_IMAGE_OPEN)
         try:
             with await self.service.admit_background(served):
-                prediction = await self.service.run(
-                    served, Encoded(data), context, Priority.BACKGROUND
-                )
+                async with self._running:
+                    prediction = await self.service.run(
+                        served, Encoded(data), context, Priority.BACKGROUND
+                    )
         except InputError as exc:  # corrupt, truncated, too many pixels: the file's fault
             log.info("job item %s: %s", item.file, exc.detail)
             return megadetector.failure_entry(item.file, megadetector.FAILURE_IMAGE_OPEN)
