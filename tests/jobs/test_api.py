@@ -233,18 +233,21 @@ def test_unknown_job(jobs_client: TestClient) -> None:
 def test_results_while_running_then_cancel(
     jobs_client: TestClient, jobs_root: Path, tmp_path: Path
 ) -> None:
-    folder = planted_folder(jobs_root / "slow", 60)
+    folder = planted_folder(jobs_root / "slow", 200)
     job = start(jobs_client, model="overload-test", source={"folder": str(folder)})
     running = wait(jobs_client, job["id"], ("running",))
     deadline = time.monotonic() + 30
-    while running["done"] < 3 and time.monotonic() < deadline:
+    # The rate shows once the job has run half a second and finished an image.
+    while (running["done"] < 3 or running["images_per_s"] is None) and running["done"] < 50:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
         running = jobs_client.get(f"/v1/jobs/{job['id']}").json()
     assert running["images_per_s"] is not None
     assert running["eta_s"] is not None
     partial = tmp_path / "partial.json"
     partial.write_bytes(jobs_client.get(f"/v1/jobs/{job['id']}/results").content)
     assert megadetector_problems(partial) == []
-    assert 3 <= len(json.loads(partial.read_text())["images"]) < 60
+    assert 3 <= len(json.loads(partial.read_text())["images"]) < 200
     # An interactive request on the model the job keeps busy is served meanwhile.
     predicted = jobs_client.post(
         "/v1/models/overload-test/predict", files={"file": ("a.jpg", image_bytes((100, 60)))}
@@ -256,7 +259,7 @@ def test_results_while_running_then_cancel(
     time.sleep(0.3)
     after = jobs_client.get(f"/v1/jobs/{job['id']}").json()
     assert after["state"] == "cancelled"
-    assert after["done"] < 60
+    assert after["done"] < 200
     assert jobs_client.delete(f"/v1/jobs/{job['id']}").json()["state"] == "cancelled"
 
 
