@@ -19,6 +19,7 @@ from fovea.api.middleware import RequestMiddleware, ServingState
 from fovea.api.routes import (
     health,
     inspect,
+    jobs,
     metrics,
     models,
     patterns,
@@ -34,7 +35,7 @@ from fovea.protocols.kserve_v2 import http as kserve_http
 from fovea.protocols.kserve_v2.serving import serving as kserve_serving
 from fovea.runtime.memory import trim
 from fovea.serving import Reloader, Service
-from fovea.wire import PredictRequest, Problem
+from fovea.wire import JobRequest, PredictRequest, Problem
 
 
 def create_app(settings: Settings | None = None, state: ServingState | None = None) -> FastAPI:
@@ -79,7 +80,8 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
     errors.install(app)
     app.include_router(health.router)
     app.include_router(metrics.router, dependencies=[] if settings.metrics_public else [Protected])
-    for router in (models.router, predict.router, problems.router, repository_routes.router):
+    routers = (models.router, predict.router, problems.router, repository_routes.router)
+    for router in (*routers, jobs.router):
         app.include_router(router, dependencies=[Protected])
     app.include_router(inspect.router, dependencies=[Protected])
     app.include_router(patterns.router, dependencies=[Protected])
@@ -124,15 +126,16 @@ async def _trim_when_idle(serving: ServingState, idle_s: float = 2.0) -> None:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema plus the JSON body of predict, which no route parameter declares."""
+    """FastAPI's schema plus the JSON bodies of predict and jobs, which no parameter declares."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title, version=app.version, summary=app.summary, routes=app.routes
         )
-        body = PredictRequest.model_json_schema(ref_template="#/components/schemas/{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.update(body.pop("$defs", {}))
-        components["PredictRequest"] = body
+        for request_body in (PredictRequest, JobRequest):
+            body = request_body.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(body.pop("$defs", {}))
+            components[request_body.__name__] = body
         components["Problem"] = Problem.model_json_schema()
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)

@@ -3,6 +3,7 @@ result types. Shared by the API, the client, the CLI and the UI; imports no serv
 
 from fovea.core import Params, QueryParams
 from fovea.wire._convert import detections_of, mask_of, output_of, result_of
+from fovea.wire._jobs import JobInfo, JobList, JobRequest, JobSource, JobState
 from fovea.wire._schemas import (
     ClassScore,
     Detection,
@@ -40,6 +41,11 @@ __all__ = [
     "FrameLine",
     "InputInfo",
     "InputItem",
+    "JobInfo",
+    "JobList",
+    "JobRequest",
+    "JobSource",
+    "JobState",
     "MaskOut",
     "ModelInfo",
     "ModelList",
