@@ -1,14 +1,16 @@
 """COCO: `dataset.json` (images, categories, and the detections as annotations with a score),
 which pycocotools' `COCO` loads, and `results.json`, COCO's detection results list
 (image_id, category_id, bbox in pixels x, y, w, h, score) for `COCO.loadRes`. Failed images are
-left out: they have no size and no boxes."""
+left out: they have no size and no boxes. A two-stage pipeline's best class of a box (a species,
+say) goes in its annotation as `classification` and `classification_score`."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from fovea.formats._batch import BatchResults, pixels_xywh
+from fovea.formats._batch import BatchDetection, BatchResults, pixels_xywh
 
 NAME = "coco"
 NEEDS_SIZE = True
@@ -38,6 +40,7 @@ def encode(results: BatchResults, threshold: float = 0.0) -> dict[str, bytes]:
                     "area": round(w * h, 2),
                     "iscrowd": 0,
                     "score": det.conf,
+                    **_classification(det, results.classification_categories),
                 }
             )
     dataset = {
@@ -56,6 +59,13 @@ def encode(results: BatchResults, threshold: float = 0.0) -> dict[str, bytes]:
         "dataset.json": json.dumps(dataset, indent=1).encode(),
         "results.json": json.dumps(detections, indent=1).encode(),
     }
+
+
+def _classification(det: BatchDetection, names: Mapping[str, str]) -> dict[str, Any]:
+    if not det.classifications:
+        return {}
+    category, conf = det.classifications[0]
+    return {"classification": names.get(category, category), "classification_score": conf}
 
 
 def _category_number(key: str, index: int) -> int:

@@ -51,13 +51,15 @@ def entry_of(
     ids: Sequence[str],
     threshold: float = DEFAULT_THRESHOLD,
     taken: str | None = None,
+    class_ids: Mapping[str, str] | None = None,
 ) -> ImageEntry:
     """One image's detections in image pixels -> its entry: kept at `threshold` and above,
-    rounded as MegaDetector rounds, best first."""
+    rounded as MegaDetector rounds, best first; with `class_ids` (a second stage's names ->
+    classification category ids), each detection's classifications too."""
     width, height = size_wh
     found = []
-    for xyxy, score, class_id in zip(
-        dets.xyxy.tolist(), dets.score.tolist(), dets.class_id, strict=True
+    for index, (xyxy, score, class_id) in enumerate(
+        zip(dets.xyxy.tolist(), dets.score.tolist(), dets.class_id, strict=True)
     ):
         if score < threshold or not 0 <= int(class_id) < len(ids):
             continue
@@ -70,10 +72,27 @@ def entry_of(
                 ids[int(class_id)],
                 round(float(score), CONF_DIGITS),
                 (*(round(float(v), COORD_DIGITS) for v in xywh),),  # type: ignore[arg-type]
+                _classifications(dets, index, class_ids or {}),
             )
         )
     found.sort(key=lambda d: -d.conf)
     return ImageEntry(file, tuple(found), width=width, height=height, datetime=taken)
+
+
+def _classifications(
+    dets: Detections, index: int, class_ids: Mapping[str, str]
+) -> tuple[tuple[str, float], ...]:
+    """A second stage's (category id, conf) pairs for one detection, best first."""
+    names = dets.data.get("class_names")
+    if names is None or not class_ids:
+        return ()
+    scores = dets.data["class_scores"][index]
+    pairs = [
+        (class_ids[str(name)], round(float(score), CONF_DIGITS))
+        for name, score in zip(names[index], scores, strict=True)
+        if name and str(name) in class_ids
+    ]
+    return tuple(sorted(pairs, key=lambda pair: -pair[1]))
 
 
 def failure_entry(file: str, failure: str = FAILURE_IMAGE_OPEN) -> ImageEntry:

@@ -11,7 +11,7 @@ import io
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,7 +23,7 @@ from fovea.core import Detections, Params
 from fovea.errors import FoveaError, InputError, InvalidParameter, PayloadTooLarge
 from fovea.formats import ImageEntry, megadetector
 from fovea.jobs.sources import Item
-from fovea.models import Repository, Servable
+from fovea.models import PipelineModel, Repository, Servable
 from fovea.serving import Encoded, Priority, Service, Url
 from fovea.tasks import DecodeContext
 
@@ -72,6 +72,7 @@ class Header:
 
     detection_categories: dict[str, str]
     info: dict[str, Any]
+    classification_categories: dict[str, str] = field(default_factory=dict)
 
 
 class Engine(Protocol):
@@ -86,7 +87,16 @@ class Engine(Protocol):
         ...
 
 
-def header_of(name: str, version: str, labels: Sequence[str], typical: float) -> Header:
+def header_of(
+    name: str,
+    version: str,
+    labels: Sequence[str],
+    typical: float,
+    classes: Sequence[str] = (),
+    classifier: str | None = None,
+) -> Header:
+    """The results file's header; a two-stage pipeline adds its classifier and the names its
+    second stage reports (MegaDetector's `classification_categories`)."""
     info = megadetector.info_of(
         f"fovea-{name}-v{version}",
         typical,
@@ -94,7 +104,11 @@ def header_of(name: str, version: str, labels: Sequence[str], typical: float) ->
         fovea_model=name,
         fovea_version=version,
     )
-    return Header(megadetector.detection_categories(labels), info)
+    if classifier is not None:
+        info["classifier"] = f"fovea-{classifier}"
+        info["classifier_metadata"] = {"fovea_pipeline": name, "fovea_classifier": classifier}
+    categories = megadetector.detection_categories(classes) if classes else {}
+    return Header(megadetector.detection_categories(labels), info, categories)
 
 
 class LocalEngine:
@@ -120,9 +134,14 @@ class LocalEngine:
 
     async def header(self, options: JobOptions) -> Header:
         served = self._served(options)
-        return header_of(
-            served.name, served.version, served.labels, served.context(Params()).score_threshold
-        )
+        typical = served.context(Params()).score_threshold
+        if isinstance(served, PipelineModel):
+            classifier = served.spec.pipeline.classifier
+            classes = served.class_labels
+            return header_of(
+                served.name, served.version, served.labels, typical, classes, classifier
+            )
+        return header_of(served.name, served.version, served.labels, typical)
 
     async def run(
         self, items: Sequence[tuple[int, Item]], options: JobOptions, on_entry: OnEntry
@@ -130,11 +149,16 @@ class LocalEngine:
         served = self._served(options)
         context = served.context(_with_threshold(options))
         ids = megadetector.category_ids(served.labels)
+        if isinstance(served, PipelineModel):  # second-stage names -> classification ids
+            names = served.class_labels
+            ids_by_name = dict(zip(names, megadetector.category_ids(names), strict=True))
+        else:
+            ids_by_name = {}
         queue = iter(items)
 
         async def worker() -> None:
             for seq, item in queue:  # one shared iterator: each item goes to one worker
-                entry = await self._one(served, context, ids, item, options)
+                entry = await self._one(served, context, ids, item, options, ids_by_name)
                 await on_entry(seq, item, entry)
 
         async with anyio.create_task_group() as group:
@@ -166,6 +190,7 @@ class LocalEngine:
         ids: Sequence[str],
         item: Item,
         options: JobOptions,
+        class_ids: Mapping[str, str],
     ) -> ImageEntry:
         try:
             data = await self._read(item)
@@ -191,7 +216,13 @@ class LocalEngine:
             return megadetector.failure_entry(item.file, megadetector.FAILURE_INFER)
         assert isinstance(prediction.result, Detections)
         return megadetector.entry_of(
-            item.file, prediction.result, prediction.size_wh, ids, options.threshold, taken
+            item.file,
+            prediction.result,
+            prediction.size_wh,
+            ids,
+            options.threshold,
+            taken,
+            class_ids,
         )
 
     async def _read(self, item: Item) -> bytes:

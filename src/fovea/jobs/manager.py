@@ -94,7 +94,12 @@ class JobManager:
         row = self.store.get(job)
         header = row.spec.get("header") or {"detection_categories": {}, "info": {}}
         entries = [megadetector.entry_from_json(e) for e in self.store.entries(job)]
-        return BatchResults(entries, header["detection_categories"], header["info"])
+        return BatchResults(
+            entries,
+            header["detection_categories"],
+            header["info"],
+            header.get("classification_categories") or {},
+        )
 
     def include_image_size(self, job: str) -> bool:
         return bool(self.store.get(job).spec.get("include_image_size"))
@@ -166,4 +171,8 @@ class JobManager:
 
 
 def _header_json(header: Header) -> dict[str, Any]:
-    return {"detection_categories": header.detection_categories, "info": header.info}
+    return {
+        "detection_categories": header.detection_categories,
+        "info": header.info,
+        "classification_categories": header.classification_categories,
+    }

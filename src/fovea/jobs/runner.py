@@ -102,7 +102,12 @@ class JobRun:
     def results(self) -> BatchResults:
         """What is finished so far, with the model's header (or none, before it is known)."""
         header = self.header or Header({}, megadetector.info_of("unknown", 0.2, 0.1))
-        results = BatchResults(list(self.done.values()), header.detection_categories, header.info)
+        results = BatchResults(
+            list(self.done.values()),
+            header.detection_categories,
+            header.info,
+            header.classification_categories,
+        )
         return results if self.options.include_image_size else results.without_sizes()
 
     def write_checkpoint(self) -> Path:
