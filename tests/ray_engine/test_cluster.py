@@ -1,5 +1,5 @@
-"""`fovea serve --engine ray` on a real two-node Ray cluster (tests/ray/cluster.py: a head and a
-worker node, one CPU each, in network namespaces this test makes): a replica of the model on
+"""`fovea serve --engine ray` on a real two-node Ray cluster (tests/ray_engine/cluster.py: a
+head and a worker node, one CPU each, in network namespaces this test makes): a replica of the model on
 each node, answers equal to the local engine's, predict and KServe V2, both nodes' proxies,
 metrics by replica, and a killed replica that Ray restarts while the service keeps answering.
 Marked `ray_cluster`; about a minute and a half on two shared cores."""
@@ -27,7 +27,7 @@ from fovea.api.app import create_app
 from fovea.config import Settings
 from fovea.models import BUNDLED
 from fovea.protocols.kserve_v2 import tensors
-from tests.ray import cluster as ray_cluster
+from tests.ray_engine import cluster as ray_cluster
 
 pytestmark = [pytest.mark.ray_cluster]
 PHOTOS = Path(__file__).parents[1] / "fixtures" / "photos"
