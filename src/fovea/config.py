@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(
         30.0, description="On SIGTERM, how long in-flight requests get to finish, seconds."
     )
+    explain_max_evaluations: int = Field(
+        1024, ge=1, description="Most perturbed images one explanation may run through a model."
+    )
 
     @classmethod
     def settings_customise_sources(

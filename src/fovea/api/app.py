@@ -16,13 +16,19 @@ import fovea
 from fovea.api import errors
 from fovea.api.metrics import Metrics
 from fovea.api.middleware import RequestMiddleware, ServingState
-from fovea.api.routes import health, metrics, models, predict, problems
+from fovea.api.routes import explain, health, metrics, models, predict, problems
 from fovea.api.security import Guard, Protected, load_key_hashes
 from fovea.config import Settings
 from fovea.models import Repository
 from fovea.runtime.memory import trim
 from fovea.serving import Service
-from fovea.wire import PredictRequest, Problem
+from fovea.wire import (
+    Base64ExplainRequest,
+    ExplainRequest,
+    ExplainResponse,
+    PredictRequest,
+    Problem,
+)
 
 
 def create_app(settings: Settings | None = None, state: ServingState | None = None) -> FastAPI:
@@ -65,6 +71,7 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
     app.include_router(metrics.router, dependencies=[] if settings.metrics_public else [Protected])
     for router in (models.router, predict.router, problems.router):
         app.include_router(router, dependencies=[Protected])
+    app.include_router(explain.router, dependencies=[Protected])
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
@@ -102,15 +109,18 @@ async def _trim_when_idle(serving: ServingState, idle_s: float = 2.0) -> None:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema plus the JSON body of predict, which no route parameter declares."""
+    """FastAPI's schema plus the JSON bodies of predict and explain, which no route parameter
+    declares."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title, version=app.version, summary=app.summary, routes=app.routes
         )
-        body = PredictRequest.model_json_schema(ref_template="#/components/schemas/{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components.update(body.pop("$defs", {}))
-        components["PredictRequest"] = body
+        bodies = (PredictRequest, ExplainRequest, ExplainResponse, Base64ExplainRequest)
+        for model in bodies:
+            body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(body.pop("$defs", {}))
+            components[model.__name__] = body
         components["Problem"] = Problem.model_json_schema()
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)

@@ -24,6 +24,7 @@ from fovea.vision import DecodedImage, ImageLike, Limits, load_image, prepare
 
 Tensor = npt.NDArray[np.generic]
 T = TypeVar("T")
+ACTIVATION = "activation"  # the outputs' key of model.toml's explain.activation, when it names one
 
 
 @dataclass
@@ -38,12 +39,14 @@ class Prepared:
 @dataclass(frozen=True)
 class Prediction:
     """A result in image pixels, the image's size, milliseconds per stage, and the decoded image
-    itself when the caller asked to keep it (to draw on)."""
+    itself and the raw outputs by role when the caller asked to keep them (to draw on, or to
+    explain the result)."""
 
     result: Result
     size_wh: tuple[int, int]
     timing_ms: dict[str, float]
     image: Image.Image | None = None
+    outputs: Outputs | None = None
 
 
 class ServedModel:
@@ -54,6 +57,7 @@ class ServedModel:
         self.decoder: Decoder = TASKS[spec.task].decoders[spec.decoder]
         self.labels: tuple[str, ...] = _reported_labels(spec)
         self.roles = resolve_outputs(self.decoder.roles, session.output_names, spec.outputs)
+        self.activation = _activation(spec, session.output_names)
         self._remap = _remap_table(spec)
         self._check_input()
 
@@ -89,6 +93,8 @@ class ServedModel:
         """Run the model on a batch of prepared tensors; one output dict (by role) per image."""
         raw = self.session.run(np.stack(tensors))
         by_role = {role: raw[name] for role, name in self.roles.items()}
+        if self.activation is not None:
+            by_role[ACTIVATION] = raw[self.activation]
         count = len(tensors)
         return [
             {role: _item(array, i, count) for role, array in by_role.items()} for i in range(count)
@@ -104,11 +110,14 @@ class ServedModel:
         outputs: Outputs,
         context: DecodeContext,
         image: Image.Image | None = None,
+        *,
+        keep_outputs: bool = False,
     ) -> Prediction:
         start = time.perf_counter()
         result = self.finish(outputs, prepared.geometry, context)
         timing = {**prepared.timing_ms, "postprocess": _ms(start)}
-        return Prediction(result, prepared.geometry.image_wh, timing, image)
+        kept = outputs if keep_outputs else None
+        return Prediction(result, prepared.geometry.image_wh, timing, image, kept)
 
     def predict(
         self,
@@ -117,10 +126,12 @@ class ServedModel:
         limits: Limits | None = None,
         *,
         keep_image: bool = False,
+        keep_outputs: bool = False,
     ) -> Prediction:
         """The whole pipeline for one image in the calling thread. `keep_image` decodes at full
         resolution and keeps the image in the prediction (to draw on); otherwise a large JPEG
-        decodes at reduced scale, which is all the model needs."""
+        decodes at reduced scale, which is all the model needs. `keep_outputs` keeps the raw
+        outputs by role (with the activation, if model.toml names one)."""
         context = self.context(params or Params())
         start = time.perf_counter()
         draft = None if keep_image else self.input_wh
@@ -131,17 +142,25 @@ class ServedModel:
         start = time.perf_counter()
         outputs = self.infer([prepared.tensor])[0]
         prepared.timing_ms["infer"] = _ms(start)
-        return self.complete(prepared, outputs, context, decoded.image if keep_image else None)
+        image_kept = decoded.image if keep_image else None
+        return self.complete(prepared, outputs, context, image_kept, keep_outputs=keep_outputs)
 
     def warm_up(self) -> None:
         """One run on a grey image: fails loudly at load time, not on the first request."""
         w, h = self.input_wh
         try:
-            self.predict(np.full((h, w, 3), 114, np.uint8))
+            prediction = self.predict(np.full((h, w, 3), 114, np.uint8), keep_outputs=True)
         except FoveaError:
             raise
         except Exception as exc:  # any failure here means model.toml does not fit the graph
             raise ModelConfigError(f"warm-up run failed: {exc}") from exc
+        assert prediction.outputs is not None
+        activation = prediction.outputs.get(ACTIVATION)
+        if activation is not None and activation.ndim != 3:
+            raise ModelConfigError(
+                f"explain.activation {self.activation!r} must be (N, C, h, w), a convolutional "
+                f"activation; the graph gives {activation.ndim + 1} dimensions"
+            )
 
     def _allowed(self, classes: tuple[str, ...] | None) -> frozenset[int] | None:
         if classes is None:
@@ -167,6 +186,16 @@ class ServedModel:
             raise ModelConfigError(
                 f"input.dtype is {spec.dtype} but the graph takes {self.session.input.type}"
             )
+
+
+def _activation(spec: ModelSpec, graph_outputs: Sequence[str]) -> str | None:
+    name = spec.explain.activation
+    if name is not None and name not in graph_outputs:
+        raise ModelConfigError(
+            f"explain.activation {name!r} is not an output of the graph; it has "
+            f"{list(graph_outputs)}"
+        )
+    return name
 
 
 def _reported_labels(spec: ModelSpec) -> tuple[str, ...]:

@@ -72,6 +72,14 @@ class RuntimeSpec(_Strict):
     intra_op_threads: Annotated[int, Field(ge=0)] | None = None
 
 
+class ExplainSpec(_Strict):
+    """What explanations may use beyond the decoder's outputs."""
+
+    # A graph output holding a convolutional activation (N, C, h, w) for Score-CAM; checked
+    # against the graph when the model loads.
+    activation: str | None = Field(None, min_length=1)
+
+
 class ModelSpec(_Strict):
     """The whole of a `model.toml`."""
 
@@ -89,6 +97,7 @@ class ModelSpec(_Strict):
     outputs: dict[str, str] = Field(default_factory=dict)  # decoder role -> graph output name
     batching: BatchingSpec = BatchingSpec()
     runtime: RuntimeSpec = RuntimeSpec()
+    explain: ExplainSpec = ExplainSpec()
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelSpec:

@@ -37,14 +37,15 @@ class Pipeline:
         priority: Priority = Priority.INTERACTIVE,
         *,
         keep_image: bool = False,
+        keep_outputs: bool = False,
     ) -> Prediction:
         """One image's prediction; `keep_image` decodes it at full resolution and returns it
-        with the prediction, to draw on."""
+        with the prediction, to draw on; `keep_outputs` returns the raw outputs too."""
         queued_at = time.perf_counter()
         batcher = self.batchers.get(model)
         if batcher.max_batch_size == 1:
             prediction, waited = await self.in_worker(
-                lambda: self._whole(model, source, context, keep_image), priority
+                lambda: self._whole(model, source, context, keep_image, keep_outputs), priority
             )
             return _stamp(prediction, queued_at, queue=waited)
         # Decoding runs ahead of inference only as far as the batcher's slots allow, so prepared
@@ -57,7 +58,8 @@ class Pipeline:
             outputs, timing = await batcher.submit(prepared.tensor, priority)
         prepared.timing_ms["infer"] = timing.infer_ms
         prediction, _ = await self.in_worker(
-            lambda: model.complete(prepared, outputs, context, image), priority
+            lambda: model.complete(prepared, outputs, context, image, keep_outputs=keep_outputs),
+            priority,
         )
         return _stamp(prediction, queued_at, queue=slot_wait + waited + timing.queue_ms)
 
@@ -71,13 +73,18 @@ class Pipeline:
             return await anyio.to_thread.run_sync(function), waited
 
     def _whole(
-        self, model: ServedModel, source: Local, context: DecodeContext, keep_image: bool
+        self,
+        model: ServedModel,
+        source: Local,
+        context: DecodeContext,
+        keep_image: bool,
+        keep_outputs: bool,
     ) -> Prediction:
         prepared, image = self._prepare(model, source, keep_image)
         start = time.perf_counter()
         outputs = model.infer([prepared.tensor])[0]
         prepared.timing_ms["infer"] = _since(start)
-        return model.complete(prepared, outputs, context, image)
+        return model.complete(prepared, outputs, context, image, keep_outputs=keep_outputs)
 
     def _prepare(
         self, model: ServedModel, source: Local, keep_image: bool

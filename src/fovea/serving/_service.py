@@ -130,12 +130,13 @@ class Service:
         priority: Priority = Priority.INTERACTIVE,
         *,
         keep_image: bool = False,
+        keep_outputs: bool = False,
     ) -> Prediction:
         """One image: fetched if it is a URL, then through the pipeline; observed either way."""
         try:
             local = await self.fetched(source)
             prediction = await self.pipeline.run(
-                model, local, context, priority, keep_image=keep_image
+                model, local, context, priority, keep_image=keep_image, keep_outputs=keep_outputs
             )
         except FoveaError:
             self._observe(model, {}, ok=False)

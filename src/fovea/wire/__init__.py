@@ -1,8 +1,17 @@
 """The JSON contract: request and response schemas and their conversion from and to Fovea's
 result types. Shared by the API, the client, the CLI and the UI; imports no server module."""
 
-from fovea.core import Params, QueryParams
+from fovea.core import ExplainParams, Params, QueryParams
 from fovea.wire._convert import detections_of, mask_of, output_of, result_of
+from fovea.wire._explain import (
+    Base64ExplainRequest,
+    Base64ExplainResponse,
+    ExplainRequest,
+    ExplainResponse,
+    HeatmapOut,
+    heatmap_of,
+    heatmap_out,
+)
 from fovea.wire._schemas import (
     ClassScore,
     Detection,
@@ -20,8 +29,14 @@ from fovea.wire._schemas import (
 )
 
 __all__ = [
+    "Base64ExplainRequest",
+    "Base64ExplainResponse",
     "ClassScore",
     "Detection",
+    "ExplainParams",
+    "ExplainRequest",
+    "ExplainResponse",
+    "HeatmapOut",
     "InputInfo",
     "InputItem",
     "MaskOut",
@@ -36,6 +51,8 @@ __all__ = [
     "Readiness",
     "Timing",
     "detections_of",
+    "heatmap_of",
+    "heatmap_out",
     "mask_of",
     "output_of",
     "result_of",

@@ -178,6 +178,9 @@ class ModelInfo(BaseModel):
     max_batch_size: int | None = Field(None, description="Most images stacked into one run.")
     providers: list[str] = Field(default_factory=list)
     load_ms: float | None = None
+    explain_methods: list[str] = Field(
+        default_factory=list, description="What POST .../explain takes; the first is the default."
+    )
 
 
 class ModelList(BaseModel):
