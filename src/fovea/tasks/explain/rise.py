@@ -1,7 +1,7 @@
 """RISE (Petsiuk et al., BMVC 2018, arXiv:1806.07421): `masks` random masks, each a `grid` x
 `grid` pattern of kept cells (each kept with probability `keep`), stretched bilinearly and
-shifted by a random fraction of a cell; a pixel's heat is the sum of the scores of the masks
-keeping it, each weighted by how much it keeps that pixel (the paper's Monte Carlo estimate).
+shifted by a random fraction of a cell; a pixel's heat is the sum of the masks' scores, each
+weighted by how much that mask keeps the pixel (the paper's Monte Carlo estimate).
 """
 
 from __future__ import annotations
@@ -46,10 +46,12 @@ def sweep(base: Base, params: ExplainParams) -> Sweep:
         return blend(base.pixels, mask(i), base.fill)
 
     def combine(scores: Scores) -> Map:
-        # The paper divides by N x keep, a constant that normalising removes. Dividing by each
-        # pixel's own coverage instead is unstable where few masks keep a pixel.
+        # The paper's sum of score x mask, less the mean score x mask: the same map in
+        # expectation, without the noise of how often each pixel happened to be kept (so equal
+        # scores give a flat map). Its division by N x keep is a constant, which normalising
+        # removes.
         weighted = np.zeros(shape, np.float32)
-        for i, score in enumerate(scores.tolist()):
+        for i, score in enumerate((scores - scores.mean()).tolist()):
             weighted += score * mask(i)
         return normalised(weighted)
 
