@@ -222,6 +222,33 @@ def ask_a_detector_for_classes() -> None:
     st.write(answer.message if isinstance(answer, api.Failure) else "answered")
 
 
+def explain_with_a_method_the_model_lacks() -> None:
+    """Run by AppTest as a script of its own: the same refusal twice, asked for once."""
+    import streamlit as st
+
+    from fovea.core import ExplainParams
+    from fovea.ui import api
+    from tests.helpers import image_bytes
+
+    for _ in range(2):
+        answer = api.explain("colour-test", image_bytes((64, 64)), ExplainParams(method="scorecam"))
+        st.write(answer.message if isinstance(answer, api.Failure) else "explained")
+
+
+def test_an_explanation_the_api_refuses_is_a_message_asked_for_once(
+    synthetic_api: str, monkeypatch: pytest.MonkeyPatch, explain_posts: list[httpx.Request]
+) -> None:
+    monkeypatch.setenv("FOVEA_API_URL", synthetic_api)
+    app = AppTest.from_function(explain_with_a_method_the_model_lacks, default_timeout=30).run()
+    assert not app.exception
+    message = (
+        "Invalid parameter (HTTP 422): scorecam needs an activation output, and model "
+        "'colour-test' names none in model.toml ([explain] activation); use rise or occlusion"
+    )
+    assert [m.value for m in app.markdown] == [message, message]
+    assert len(explain_posts) == 1  # a refusal of the input is remembered
+
+
 def test_an_answer_of_another_result_type_is_a_failure(
     synthetic_api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,7 +23,7 @@ class HeatmapOut(BaseModel):
     width: int
     height: int
     grid: list[list[float]] = Field(
-        description="The heatmap averaged over at most 32 x 32 cells: rows top to bottom, 0..1."
+        description="The heatmap averaged over at most 32 cells a side: rows top to bottom, 0..1."
     )
 
 
@@ -91,7 +91,7 @@ def heatmap_out(heatmap: Heatmap, cells: int = GRID_CELLS) -> HeatmapOut:
     height, width = values.shape
     buffer = io.BytesIO()
     Image.fromarray(np.rint(values * 255).astype(np.uint8)).save(buffer, format="PNG")
-    scale = cells / max(width, height, 1)
+    scale = min(1.0, cells / max(width, height, 1))  # never more cells than pixels
     grid_wh = (max(1, round(width * scale)), max(1, round(height * scale)))
     coarse = Image.fromarray(values.astype(np.float32)).resize(grid_wh, Image.Resampling.BOX)
     grid = np.round(np.asarray(coarse, np.float64), 3).tolist()
