@@ -1,6 +1,8 @@
 """How long an explanation takes with the default budgets: each method against a real `fovea serve`
 (the bundled models), the median of a few runs per photo, one request at a time, with the load
-average before and after (the development machine is shared: compare the rows of one run).
+average before and after (the development machine is shared: compare the rows of one run). The
+server's CPU seconds per request are measured too: other processes' load slows the wall clock,
+far less the CPU time a request needs.
 
     .venv/bin/python benchmarks/explain.py --runs 5
 """
@@ -40,9 +42,19 @@ def load() -> str:
     return f"{one:.2f} (1 min), {five:.2f} (5 min)"
 
 
-def timed(client: httpx.Client, model: str, method: str, data: bytes) -> tuple[float, int]:
-    """Seconds for one request, as the client sees it, and the model runs it made."""
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(
+    client: httpx.Client, pid: int, model: str, method: str, data: bytes
+) -> tuple[float, float, int]:
+    """Wall seconds for one request as the client sees it, the server's CPU seconds for it, and
+    the model runs it made."""
     files = {"file": ("photo.jpg", data, "image/jpeg")}
+    cpu_before = cpu_s(pid)
     start = time.perf_counter()
     if method == "predict":
         response = client.post(f"/v1/models/{model}/predict", files=files)
@@ -53,7 +65,7 @@ def timed(client: httpx.Client, model: str, method: str, data: bytes) -> tuple[f
         runs = int(response.json()["evaluations"]) + 1 if response.status_code == 200 else 0
     elapsed = time.perf_counter() - start
     response.raise_for_status()
-    return elapsed, runs
+    return elapsed, cpu_s(pid) - cpu_before, runs
 
 
 def main() -> None:
@@ -62,21 +74,24 @@ def main() -> None:
     args = parser.parse_args()
     print(f"load average before: {load()}; {os.cpu_count()} CPUs")
     rows = []
-    with started_server(BUNDLED) as (url, _), httpx.Client(base_url=url, timeout=120) as client:
+    with started_server(BUNDLED) as (url, pid), httpx.Client(base_url=url, timeout=120) as client:
+        assert pid is not None
         for photo, path in PHOTOS.items():
             data = path.read_bytes()
             for model, method in CASES:
-                timed(client, model, method, data)  # warm: sessions, batchers, caches
-                samples = [timed(client, model, method, data) for _ in range(args.runs)]
-                seconds = [s for s, _ in samples]
+                timed(client, pid, model, method, data)  # warm: sessions, batchers, caches
+                samples = [timed(client, pid, model, method, data) for _ in range(args.runs)]
+                wall = [s[0] for s in samples]
+                cpu = statistics.median(s[1] for s in samples)
                 rows.append(
-                    f"| {photo} | {model} | {method} | {samples[0][1]} | "
-                    f"{statistics.median(seconds):.2f} | {min(seconds):.2f} | {max(seconds):.2f} |"
+                    f"| {photo} | {model} | {method} | {samples[0][2]} | "
+                    f"{statistics.median(wall):.2f} | {min(wall):.2f} | {max(wall):.2f} | "
+                    f"{cpu:.2f} |"
                 )
                 print(rows[-1], flush=True)
     print(f"load average after: {load()}")
-    print("| photo | model | method | model runs | median s | min s | max s |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| photo | model | method | model runs | median s | min s | max s | server CPU s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     print("\n".join(rows))
 
 

@@ -36,7 +36,7 @@ from fovea.serving._sources import Frame, Source, image_of
 from fovea.tasks import DecodeContext
 from fovea.tasks.detect._nms import box_iou
 from fovea.tasks.explain import METHODS, Base, Sweep, drise
-from fovea.vision import ImageLike, load_image, neutral_rgb, place
+from fovea.vision import ImageLike, Limits, load_image, neutral_rgb, place
 
 XYXY = npt.NDArray[np.float32]
 # D-RISE scores the detections of masked images down to this: a weakened box still counts, by
@@ -90,7 +90,7 @@ async def explain(
     method = _method(model, params)
     local = await service.fetched(source)
     (pixels, geometry, image), _ = await service.pipeline.in_worker(
-        lambda: _placed(model, image_of(local, service.limits.max_bytes), service)
+        lambda: _placed(model, image_of(local, service.limits.max_bytes), service.limits)
     )
     explainer = METHODS[method]
     base_context = _base_context(model, params)
@@ -146,9 +146,9 @@ def _method(model: ServedModel, params: ExplainParams) -> Method:
 
 
 def _placed(
-    model: ServedModel, data: ImageLike, service: Service
+    model: ServedModel, data: ImageLike, limits: Limits
 ) -> tuple[npt.NDArray[np.uint8], Geometry, Image.Image]:
-    decoded = load_image(data, service.limits)  # full resolution: the heatmap is drawn on it
+    decoded = load_image(data, limits)  # full resolution: the heatmap is drawn on it
     pixels, geometry = place(decoded, model.spec.input)
     return pixels, geometry, decoded.image
 
