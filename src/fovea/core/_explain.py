@@ -57,7 +57,7 @@ class ExplainParams(BaseModel):
         description="scorecam: activation channels scored (the most active), one run each.",
     )
     window: int = Field(
-        64, ge=4, le=4096, description="occlusion: side of the grey square, model-input pixels."
+        64, ge=4, le=4096, description="occlusion: side of the blank square, model-input pixels."
     )
     stride: int = Field(
         32, ge=2, le=4096, description="occlusion: step between squares, model-input pixels."

@@ -43,7 +43,7 @@ def explanation(info: ModelInfo, name: str, data: bytes, labels: list[str]) -> N
         format_func=logic.method_name,
         key=f"classify_{info.name}_method",
         help="Score-CAM masks the image with the model's own feature maps; RISE with random "
-        "masks; occlusion slides a grey square. Each runs the model dozens of times.",
+        "masks; occlusion slides a blank square. Each runs the model dozens of times.",
     )
     target = class_column.selectbox("Class", labels, key=f"classify_{info.name}_target")
     opacity = st.slider("Heatmap opacity", 0.0, 1.0, 0.5, 0.05, key="classify_opacity")
