@@ -29,7 +29,7 @@ def random_mask(index: int, shape_hw: tuple[int, int], grid: int, keep: float, s
     rng = np.random.default_rng([seed, index])
     height, width = shape_hw
     cell_h, cell_w = math.ceil(height / grid), math.ceil(width / grid)
-    # One cell more than needed on each side, so that the shift never uncovers an edge.
+    # One cell more than the grid, so that a shift of up to a cell never uncovers an edge.
     cells = (rng.random((grid + 1, grid + 1)) < keep).astype(np.float32)
     stretched = upsampled(cells, ((grid + 1) * cell_w, (grid + 1) * cell_h))
     dy, dx = int(rng.integers(0, cell_h)), int(rng.integers(0, cell_w))
