@@ -17,7 +17,7 @@ $(BIN)/python:
 
 # Reinstall whenever pyproject.toml changes.
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[ui]'
+	$(BIN)/python -m pip install -q -e '.[ui,inspect]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python

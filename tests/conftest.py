@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from fovea.api.app import create_app
 from fovea.config import Settings
 from tests.helpers import build_repository
+from tests.inspection import planted
 
 
 @pytest.fixture(scope="session")
@@ -17,12 +18,19 @@ def model_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def client(model_repo: Path) -> Iterator[TestClient]:
+def inspect_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Planted-board detectors for inspection (tests/inspection/planted.py)."""
+    return planted.build(tmp_path_factory.mktemp("inspect"))
+
+
+@pytest.fixture(scope="session")
+def client(model_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     settings = Settings(
         model_repository=model_repo,
         workers=2,
         max_images_per_request=8,
         max_image_pixels=30_000_000,
+        data_dir=tmp_path_factory.mktemp("data"),
     )
     with TestClient(create_app(settings)) as test_client:
         yield test_client

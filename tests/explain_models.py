@@ -1,5 +1,5 @@
 """A small repository for explanation tests: classifiers with and without an activation output
-(one batched, one with a small queue), a planted detector and a segmenter."""
+(one batched, one with a small queue), a planted detector, a segmenter and a two-stage pipeline."""
 
 from __future__ import annotations
 
@@ -32,4 +32,6 @@ def build(root: Path) -> Path:
     write_model(root, "planted", DETECT_TOML.format(decoder="yolov8"), {"1": v8})
     segment = 'task = "segment"\ndecoder = "sigmoid"\nlabels = ["red"]\n[input]\nsize = [64, 64]\n'
     write_model(root, "segmenter", segment, {"1": onnx_models.red_segmenter(scratch / "s.onnx")})
+    stages = '[pipeline]\ndetector = "planted"\nclassifier = "colour"\nclassify = ["dog"]\n'
+    write_model(root, "two-stage", stages, {})
     return root

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from fovea.core import Detections
+from fovea.models import ModelSpec, Repository, ServedModel, load_spec
 from tests import onnx_models
 
 # Planted in a 640x640 letterboxed input, cx, cy, w, h. On a 1000x600 image (scale 0.64,
@@ -175,8 +176,40 @@ resize = "stretch"
         (root / "channel-test" / "model.toml").read_text() + batched,
         {"1": onnx_models.channel_segmenter(scratch / "argmax.onnx")},
     )
+    # Two stages: the planted dog and person boxes, each classified by its colour.
+    pipeline = """
+description = "planted boxes, then their colour"
+[pipeline]
+detector = "yolov8-test"
+classifier = "colour-test"
+classify = ["dog"]
+top_k = 2
+[pipeline.crop]
+padding = 0.0
+min_size = 8
+[pipeline.label_map]
+red = "warm"
+green = "cool"
+blue = "cool"
+"""
+    write_model(root, "pipeline-test", pipeline, {})
+    missing_stage = pipeline.replace('classifier = "colour-test"', 'classifier = "nope"')
+    write_model(root, "pipeline-broken", missing_stage, {})
     write_model(root, "broken-toml", 'task = "detect"\ndecoder = "yolov9"\n', {"1": v8})
     broken = write_model(root, "broken-onnx", DETECT_TOML.format(decoder="yolov8"), {})
     (broken / "1").mkdir()
     (broken / "1" / "model.onnx").write_bytes(b"this is not an onnx file")
     return root
+
+
+def single(repository: Repository, name: str, version: str | None = None) -> ServedModel:
+    """A one-stage model of the repository (not a pipeline), typed as such."""
+    model = repository.get(name, version)
+    assert isinstance(model, ServedModel), f"{name} is a pipeline"
+    return model
+
+
+def model_spec(folder: Path) -> ModelSpec:
+    spec = load_spec(folder)
+    assert isinstance(spec, ModelSpec), f"{folder} declares a pipeline"
+    return spec

@@ -20,6 +20,7 @@ class _Handler(BaseHTTPRequestHandler):
             "/big": lambda: self._send(200, b"\xff" * 3_000_000, "image/jpeg"),
             "/missing": lambda: self._send(404, b"not here", "text/plain"),
             "/slow": self._slow,
+            "/slower": lambda: self._slow(5.5),  # past httpx's default 5 s read timeout
             "/to-image": lambda: self._redirect("/image.jpg"),
             # 127.0.0.2 is loopback too, but only 127.0.0.1 is allow-listed in the tests.
             "/to-other-loopback": lambda: self._redirect(
@@ -42,8 +43,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def _slow(self) -> None:
-        time.sleep(2)
+    def _slow(self, seconds: float = 2) -> None:
+        time.sleep(seconds)
         self._send(200, IMAGE, "image/jpeg")
 
     def log_message(self, format: str, *args: object) -> None:

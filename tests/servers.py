@@ -34,9 +34,10 @@ def untraced() -> Iterator[None]:
 
 @contextmanager
 def fovea_server(
-    repository: Path, log_dir: Path, traced: bool = True, **env: str
+    repository: Path, log_dir: Path, *, traced: bool = True, **env: str
 ) -> Iterator[RunningServer]:
     log_path = log_dir / "server.log"
+    env = {"FOVEA_DATA_DIR": str(log_dir / "data"), **env}  # records and patterns stay here
     with (
         nullcontext() if traced else untraced(),
         log_path.open("wb") as log,

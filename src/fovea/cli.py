@@ -1,4 +1,4 @@
-"""The `fovea` command: serve, ui, predict, models, bench."""
+"""The `fovea` command: serve, ui, predict, models, bench, inspect, patterns, camera."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from fovea.client import APIError, Client
+from fovea.inspection.commands import camera_app, inspect_command, patterns_app
 from fovea.runtime.memory import tune_malloc
 from fovea.wire import PredictResponse
 
@@ -180,6 +181,44 @@ def list_models(server: ServerOpt = None, repository: RepositoryOpt = None) -> N
         typer.echo(f"{name:24} {status:9} {task:9} {error}".rstrip())
 
 
+@models_app.command("quantize")
+def quantize_model(
+    model: Annotated[str, typer.Argument(help="Model name.")],
+    calibrate: Annotated[
+        Path, typer.Option(help="Folder of images like the ones the model will see.")
+    ],
+    repository: RepositoryOpt = None,
+) -> None:
+    """Write an int8 version of a model (static quantization, calibrated on your images) as its
+    next version, then compare it with the current one on those images."""
+    from fovea.bench.agreement import compare
+    from fovea.errors import FoveaError
+    from fovea.models._quantize import calibration_images, quantize
+
+    settings = _settings(repository)
+    repo = _loaded(settings, only=model)
+    try:
+        served = repo.get(model)
+        images = calibration_images(calibrate)
+        version = quantize(served, repo.entries[model].path, images)
+    except FoveaError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"wrote {model} version {version} (int8, calibrated on {len(images)} images)")
+    int8 = _loaded(settings, only=model).get(model, version)
+    result = compare(served, int8, [p.read_bytes() for p in images[:20]])
+    found = result.total
+    typer.echo(
+        f"agreement on {result.images} images: {found.matched}/{found.reference} answers matched "
+        f"(same label, IoU >= 0.9), {found.extra} extra, largest score change "
+        f"{found.max_score_delta:.3f}"
+    )
+    typer.echo(
+        f"inference: {result.reference_ms:.1f} ms -> {result.variant_ms:.1f} ms "
+        f"({result.speedup:.2f}x)"
+    )
+
+
 @models_app.command("check")
 def check_models(path: Annotated[Path, typer.Argument(help="Repository folder.")]) -> None:
     """Load every model of a repository; exit 1 if any fails, saying why."""
@@ -251,3 +290,9 @@ def _loaded(settings: Any, only: str | None = None) -> Any:
         raise typer.Exit(2) from exc
     repo.load_all(only=only)
     return repo
+
+
+# Visual inspection (fovea.inspection.commands), listed after the commands above.
+app.add_typer(patterns_app, name="patterns")
+app.add_typer(camera_app, name="camera")
+app.command("inspect")(inspect_command)

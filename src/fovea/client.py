@@ -14,7 +14,17 @@ import httpx
 from pydantic import BaseModel
 
 from fovea.core import ExplainParams, Params
+from fovea.inspection.camera import TakePhotoParams
+from fovea.inspection.patterns import Pattern, dump_pattern
 from fovea.wire import ExplainResponse, ModelInfo, ModelList, PredictResponse, Readiness
+from fovea.wire.inspection import (
+    InspectionList,
+    InspectionSummary,
+    InspectResponse,
+    PatternDetail,
+    PatternInfo,
+    PatternList,
+)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 ImageSource = Path | bytes | str  # a path, raw bytes, or an http(s) URL
@@ -120,6 +130,61 @@ def _render_request(
     request = predict_request(model, [image], params, version, action="render")
     request["params"] = {**request["params"], "format": image_format}
     return request
+
+
+def inspect_request(
+    model: str,
+    image: ImageSource,
+    pattern: str | Pattern,
+    annotate: bool = False,
+    version: str | None = None,
+    filename: str | None = None,
+) -> dict[str, Any]:
+    """httpx request arguments: multipart for a file or bytes (sent as `filename` when given),
+    JSON for a URL; an inline pattern travels as its TOML text."""
+    url = f"/v1/models/{model}/inspect"
+    query: dict[str, Any] = {"version": version} if version else {}
+    text = dump_pattern(pattern) if isinstance(pattern, Pattern) else pattern
+    if isinstance(image, str):
+        body = {"url": image, "pattern": text, "annotate": annotate}
+        return {"method": "POST", "url": url, "params": query, "json": body}
+    form = {"pattern": text, "annotate": str(annotate).lower()}
+    name, data = _file(image, 0)
+    files = {"file": (filename or name, data)}
+    return {"method": "POST", "url": url, "params": query, "files": files, "data": form}
+
+
+def trigger_request(
+    model: str | None, pattern: str | None, annotate: bool, camera: TakePhotoParams | None
+) -> dict[str, Any]:
+    given = {"model": model, "pattern": pattern, "annotate": str(annotate).lower()}
+    query = {key: value for key, value in given.items() if value is not None}
+    body = {"camera": camera.model_dump(exclude_none=True)} if camera is not None else None
+    return {"method": "POST", "url": "/v1/inspect/trigger", "params": query, "json": body}
+
+
+def put_pattern_request(name: str, pattern: str | Pattern) -> dict[str, Any]:
+    """A pattern goes as TOML: text as given (comments kept), an object dumped."""
+    text = dump_pattern(pattern) if isinstance(pattern, Pattern) else pattern
+    headers = {"content-type": "application/toml"}
+    return {
+        "method": "PUT",
+        "url": f"/v1/patterns/{name}",
+        "content": text.encode(),
+        "headers": headers,
+    }
+
+
+def inspections_query(
+    decision: str | None, pattern: str | None, model: str | None, limit: int
+) -> dict[str, Any]:
+    given = {"decision": decision, "pattern": pattern, "model": model, "limit": limit}
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def read_empty(response: httpx.Response) -> None:
+    if response.status_code >= 400:
+        raise APIError(response.status_code, _problem(response))
 
 
 def _problem(response: httpx.Response) -> dict[str, Any]:
@@ -231,6 +296,61 @@ class Client:
         request = explain_request(model, image, explained, version, image_format)
         return read_bytes(self.http.request(**request))
 
+    # Visual inspection
+
+    def inspect(
+        self,
+        model: str,
+        image: ImageSource,
+        pattern: str | Pattern = "auto",
+        annotate: bool = False,
+        version: str | None = None,
+        filename: str | None = None,
+    ) -> InspectResponse:
+        """OK or NOK for one image against a pattern (a name, `auto`, TOML text or a Pattern)."""
+        request = inspect_request(model, image, pattern, annotate, version, filename)
+        return read_as(self.http.request(**request), InspectResponse)
+
+    def trigger(
+        self,
+        model: str | None = None,
+        pattern: str | None = None,
+        annotate: bool = False,
+        camera: TakePhotoParams | None = None,
+    ) -> InspectResponse:
+        """A photo from the server's camera, inspected."""
+        request = trigger_request(model, pattern, annotate, camera)
+        return read_as(self.http.request(**request), InspectResponse)
+
+    def patterns(self, model: str | None = None) -> list[PatternInfo]:
+        query = {"model": model} if model else {}
+        return read_as(self.http.get("/v1/patterns", params=query), PatternList).patterns
+
+    def pattern(self, name: str) -> PatternDetail:
+        return read_as(self.http.get(f"/v1/patterns/{name}"), PatternDetail)
+
+    def put_pattern(self, name: str, pattern: str | Pattern) -> PatternDetail:
+        return read_as(self.http.request(**put_pattern_request(name, pattern)), PatternDetail)
+
+    def delete_pattern(self, name: str) -> None:
+        read_empty(self.http.delete(f"/v1/patterns/{name}"))
+
+    def inspections(
+        self,
+        decision: str | None = None,
+        pattern: str | None = None,
+        model: str | None = None,
+        limit: int = 50,
+    ) -> list[InspectionSummary]:
+        query = inspections_query(decision, pattern, model, limit)
+        return read_as(self.http.get("/v1/inspections", params=query), InspectionList).inspections
+
+    def inspection(self, inspection_id: str) -> InspectResponse:
+        return read_as(self.http.get(f"/v1/inspections/{inspection_id}"), InspectResponse)
+
+    def inspection_image(self, inspection_id: str) -> bytes:
+        return read_bytes(self.http.get(f"/v1/inspections/{inspection_id}/image"))
+
 
 class AsyncClient:
     """Asynchronous twin of Client, method for method."""
@@ -307,3 +427,60 @@ class AsyncClient:
         explained = explain_params_of(params, overrides)
         request = explain_request(model, image, explained, version, image_format)
         return read_bytes(await self.http.request(**request))
+
+    # Visual inspection
+
+    async def inspect(
+        self,
+        model: str,
+        image: ImageSource,
+        pattern: str | Pattern = "auto",
+        annotate: bool = False,
+        version: str | None = None,
+        filename: str | None = None,
+    ) -> InspectResponse:
+        """OK or NOK for one image against a pattern (a name, `auto`, TOML text or a Pattern)."""
+        request = inspect_request(model, image, pattern, annotate, version, filename)
+        return read_as(await self.http.request(**request), InspectResponse)
+
+    async def trigger(
+        self,
+        model: str | None = None,
+        pattern: str | None = None,
+        annotate: bool = False,
+        camera: TakePhotoParams | None = None,
+    ) -> InspectResponse:
+        """A photo from the server's camera, inspected."""
+        request = trigger_request(model, pattern, annotate, camera)
+        return read_as(await self.http.request(**request), InspectResponse)
+
+    async def patterns(self, model: str | None = None) -> list[PatternInfo]:
+        query = {"model": model} if model else {}
+        return read_as(await self.http.get("/v1/patterns", params=query), PatternList).patterns
+
+    async def pattern(self, name: str) -> PatternDetail:
+        return read_as(await self.http.get(f"/v1/patterns/{name}"), PatternDetail)
+
+    async def put_pattern(self, name: str, pattern: str | Pattern) -> PatternDetail:
+        return read_as(await self.http.request(**put_pattern_request(name, pattern)), PatternDetail)
+
+    async def delete_pattern(self, name: str) -> None:
+        read_empty(await self.http.delete(f"/v1/patterns/{name}"))
+
+    async def inspections(
+        self,
+        decision: str | None = None,
+        pattern: str | None = None,
+        model: str | None = None,
+        limit: int = 50,
+    ) -> list[InspectionSummary]:
+        query = inspections_query(decision, pattern, model, limit)
+        return read_as(
+            await self.http.get("/v1/inspections", params=query), InspectionList
+        ).inspections
+
+    async def inspection(self, inspection_id: str) -> InspectResponse:
+        return read_as(await self.http.get(f"/v1/inspections/{inspection_id}"), InspectResponse)
+
+    async def inspection_image(self, inspection_id: str) -> bytes:
+        return read_bytes(await self.http.get(f"/v1/inspections/{inspection_id}/image"))

@@ -15,6 +15,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from fovea.inspection.camera import CameraConfig, TakePhotoParams
 from fovea.runtime.onnx import RuntimeOptions
 from fovea.serving import FetchPolicy
 from fovea.vision import Limits
@@ -22,6 +23,11 @@ from fovea.vision import Limits
 
 def _default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "fovea"
 
 
 def _split(value: object) -> object:
@@ -47,6 +53,11 @@ class Settings(BaseSettings):
         description="Threads that decode and run models at once; default: the usable cores.",
     )
     intra_op_threads: int = Field(1, description="ONNX Runtime threads per model session.")
+    idle_threads: int = Field(
+        default_factory=_default_workers,
+        description="Threads an image's inference may use while the server is otherwise idle "
+        "(a second session per model on CPU); 0 turns it off. Default: the usable cores.",
+    )
     providers: Annotated[tuple[str, ...] | None, NoDecode] = Field(
         None, description="Execution providers, comma-separated; default: best available."
     )
@@ -61,6 +72,11 @@ class Settings(BaseSettings):
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     log_format: Literal["text", "json"] = Field("text", description="Log lines: text or json.")
     max_request_bytes: int = Field(100 * 1024 * 1024, description="Largest request body, bytes.")
+    max_discard_bytes: int = Field(
+        16 * 1024 * 1024,
+        description="Most bytes of a refused request's unread body read and dropped before the "
+        "connection is reused, so the client reads the answer; past it the connection closes.",
+    )
     api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
         (), description="API keys, comma-separated; when any key is set, requests need one."
     )
@@ -76,6 +92,36 @@ class Settings(BaseSettings):
     )
     shutdown_grace_s: float = Field(
         30.0, description="On SIGTERM, how long in-flight requests get to finish, seconds."
+    )
+    # Visual inspection (fovea.inspection)
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Folder for Fovea's data (inspection records, patterns); default: "
+        "$XDG_DATA_HOME/fovea, else ~/.local/share/fovea.",
+    )
+    patterns_dir: Path | None = Field(
+        None, description="Folder of inspection patterns (NAME.toml); default: DATA_DIR/patterns."
+    )
+    camera_url: str | None = Field(
+        None, description="The Basler camera adapter (its base URL, or its take-photo URL)."
+    )
+    camera_params: str = Field(
+        "", description="Query parameters for every photo, e.g. exposure_time_microseconds=20000."
+    )
+    camera_timeout_s: float = Field(
+        10.0, gt=0, description="Most time one photo may take before 504 camera-timeout, seconds."
+    )
+    inspect_record: Literal["nok", "all", "none"] = Field(
+        "nok", description="Inspections kept as image + JSON: nok, all or none."
+    )
+    inspect_keep: int = Field(1000, ge=1, description="Most inspection records kept (oldest go).")
+    grpc_port: int | None = Field(
+        None, description="Port for KServe V2 over gRPC (needs the grpc extra); off when unset."
+    )
+    repository_poll_s: float = Field(
+        0.0,
+        description="Reload the repository when its files change, checking this often, "
+        "seconds; 0 turns polling off (POST /v1/repository/reload still works).",
     )
     explain_max_evaluations: int = Field(
         1024, ge=1, description="Most perturbed images one explanation may run through a model."
@@ -97,6 +143,44 @@ class Settings(BaseSettings):
     def _comma_list(cls, value: object) -> object:
         return _split(value)
 
+    @field_validator("camera_url")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("camera_params")
+    @classmethod
+    def _camera_query(cls, value: str) -> str:
+        if value:
+            TakePhotoParams.from_query(value)  # a typo fails at startup, not at the first photo
+        return value
+
+    @property
+    def patterns_path(self) -> Path:
+        return self.patterns_dir or self.data_dir / "patterns"
+
+    @property
+    def records_path(self) -> Path:
+        return self.data_dir / "inspections"
+
+    @property
+    def camera(self) -> CameraConfig | None:
+        """The camera adapter to trigger, or None when FOVEA_CAMERA_URL is not set."""
+        if not self.camera_url:
+            return None
+        params = TakePhotoParams.from_query(self.camera_params) if self.camera_params else None
+        return CameraConfig.build(
+            self.camera_url,
+            params or TakePhotoParams(),
+            self.camera_timeout_s,
+            self.max_image_bytes,
+        )
+
+    @field_validator("grpc_port", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @property
     def repository_path(self) -> Path:
         from fovea.models import BUNDLED
@@ -109,7 +193,7 @@ class Settings(BaseSettings):
 
     @property
     def runtime(self) -> RuntimeOptions:
-        return RuntimeOptions(self.providers or None, self.intra_op_threads)
+        return RuntimeOptions(self.providers or None, self.intra_op_threads, self.idle_threads)
 
     @property
     def fetch_policy(self) -> FetchPolicy:

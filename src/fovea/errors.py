@@ -12,13 +12,22 @@ FoveaError
 │   ├── InvalidRequest                400 invalid-request
 │   ├── InvalidParameter              422 invalid-parameter
 │   ├── URLRefused                    400 url-refused
-│   └── URLFetchFailed                422 url-fetch-failed
+│   ├── URLFetchFailed                422 url-fetch-failed
+│   └── InvalidPattern                422 invalid-pattern
 ├── Unauthorized                      401 unauthorized
 ├── RateLimited                       429 rate-limited
 ├── ModelNotFound                     404 model-not-found
 ├── ModelUnavailable                  503 model-unavailable
 ├── Overloaded                        503 overloaded
 ├── ShuttingDown                      503 shutting-down
+├── PatternNotFound                   404 pattern-not-found
+├── InspectionNotFound                404 inspection-not-found
+├── CameraNotConfigured               503 camera-not-configured
+├── CameraUnavailable                 502 camera-unavailable
+├── CameraTimeout                     504 camera-timeout
+├── ExtraNotInstalled                 501 extra-not-installed
+├── BackendUnavailable                503 backend-unavailable
+├── BackendError                      502 backend-error
 └── ModelConfigError (also ValueError) a broken model.toml or ONNX file, found at load time
 """
 
@@ -188,11 +197,84 @@ class Overloaded(FoveaError):
     retry_after_s = 1
 
 
+class BackendUnavailable(FoveaError):
+    """A model's remote backend cannot be reached, times out, or is refusing work for now."""
+
+    status = 503
+    type = "backend-unavailable"
+    title = "Backend unavailable"
+    retry_after_s = 5
+
+
+class BackendError(FoveaError):
+    """A model's remote backend answered with an error or with something that is not an answer."""
+
+    status = 502
+    type = "backend-error"
+    title = "Backend error"
+
+
 class ModelConfigError(FoveaError, ValueError):
     """A model.toml or ONNX file is broken; the model is reported as failed."""
 
     type = "model-config"
     title = "Model configuration error"
+
+
+class InvalidPattern(InputError):
+    """An inspection pattern is not valid TOML, or breaks the pattern schema."""
+
+    status = 422
+    type = "invalid-pattern"
+    title = "Invalid inspection pattern"
+
+
+class PatternNotFound(FoveaError):
+    """No inspection pattern of that name (or none for that model)."""
+
+    status = 404
+    type = "pattern-not-found"
+    title = "Pattern not found"
+
+
+class InspectionNotFound(FoveaError):
+    """No inspection record of that id (it may have passed the retention limit)."""
+
+    status = 404
+    type = "inspection-not-found"
+    title = "Inspection not found"
+
+
+class CameraNotConfigured(FoveaError):
+    """A camera trigger, but FOVEA_CAMERA_URL is not set."""
+
+    status = 503
+    type = "camera-not-configured"
+    title = "No camera configured"
+
+
+class CameraUnavailable(FoveaError):
+    """The camera could not be reached, answered an error, or sent something not an image."""
+
+    status = 502
+    type = "camera-unavailable"
+    title = "Camera unavailable"
+
+
+class CameraTimeout(FoveaError):
+    """The camera did not deliver a photo within FOVEA_CAMERA_TIMEOUT_S."""
+
+    status = 504
+    type = "camera-timeout"
+    title = "Camera timed out"
+
+
+class ExtraNotInstalled(FoveaError):
+    """The feature needs an optional extra that this installation lacks."""
+
+    status = 501
+    type = "extra-not-installed"
+    title = "Optional extra not installed"
 
 
 PROBLEM_TYPES: tuple[type[FoveaError], ...] = (
@@ -213,4 +295,13 @@ PROBLEM_TYPES: tuple[type[FoveaError], ...] = (
     ModelUnavailable,
     Overloaded,
     ShuttingDown,
+    InvalidPattern,
+    PatternNotFound,
+    InspectionNotFound,
+    CameraNotConfigured,
+    CameraUnavailable,
+    CameraTimeout,
+    ExtraNotInstalled,
+    BackendUnavailable,
+    BackendError,
 )

@@ -152,7 +152,7 @@ def test_unavailable_model_says_when_to_retry(client: TestClient) -> None:
 
 
 def test_unknown_route_and_method_are_problems_too(client: TestClient) -> None:
-    missing = client.get("/v2/nothing")
+    missing = client.get("/v9/nothing")
     assert (missing.status_code, missing.json()["type"]) == (404, "/problems/not-found")
     wrong = client.get("/v1/models/yolov8-test/predict")
     assert (wrong.status_code, wrong.json()["type"]) == (405, "/problems/method-not-allowed")

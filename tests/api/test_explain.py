@@ -156,6 +156,7 @@ def test_models_list_their_explanation_methods(api: TestClient) -> None:
         "colour": ["rise", "occlusion"],
         "planted": ["drise"],
         "segmenter": [],
+        "two-stage": [],
     }
 
 

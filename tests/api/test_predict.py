@@ -167,3 +167,23 @@ def test_argmax_segmenter(client: TestClient) -> None:
     mask = _mask(_upload(client, "channel-test", data.getvalue()).json()["outputs"][0])
     assert (mask[:, :98] == 1).all()
     assert (mask[:, 102:] == 2).all()
+
+
+def test_a_pipeline_answers_each_box_with_its_classes(client: TestClient) -> None:
+    image = Image.new("RGB", (1000, 600), (128, 128, 128))
+    image.paste((20, 20, 230), (313, 113, 625, 425))  # the planted dog box, blue
+    data = io.BytesIO()
+    image.save(data, format="PNG")
+    body = _upload(client, "pipeline-test", data.getvalue()).json()
+    dog, person = body["outputs"][0]["detections"]
+    assert (dog["label"], person["label"]) == ("dog", "person")
+    assert [c["label"] for c in dog["classes"]] == ["cool", "warm"]
+    assert dog["classes"][0]["score"] > 0.9
+    assert "classes" not in person  # only dog boxes are classified
+    render = client.post(
+        "/v1/models/pipeline-test/render", files={"file": ("a.png", data.getvalue())}
+    )
+    assert render.status_code == 200
+    metrics = client.get("/metrics").text  # each stage ran through its own model
+    for model in ("pipeline-test", "yolov8-test", "colour-test"):
+        assert f'fovea_images_total{{model="{model}",outcome="ok"}}' in metrics

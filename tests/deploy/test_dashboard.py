@@ -76,12 +76,25 @@ def _queries(dashboard: dict[str, Any]) -> Iterator[tuple[str, str]]:
             yield f"{panel['title']!r} {target['refId']}", target["expr"]
 
 
+# An inline pattern for yolov8-test's planted dog: misplaced, and the person extra.
+PATTERN = '[[objects]]\nlabel = "dog"\nbox = [0.1, 0.1, 0.1, 0.1]\n'
+
+
 @pytest.fixture(scope="module")
-def exported(model_repo: Path) -> dict[str, set[str]]:
-    """Series name -> label names, from /metrics after a prediction, an error and a 404."""
-    with TestClient(create_app(Settings(model_repository=model_repo, workers=2))) as client:
+def exported(model_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
+    """Series name -> label names, from /metrics after a prediction, an inspection, an error
+    and a 404."""
+    data = tmp_path_factory.mktemp("data")
+    settings = Settings(model_repository=model_repo, workers=2, data_dir=data)
+    with TestClient(create_app(settings)) as client:
         good = {"files": ("a.jpg", image_bytes((64, 64)), "image/jpeg")}
         assert client.post("/v1/models/yolov8-test/predict", files=good).status_code == 200
+        inspected = client.post(
+            "/v1/models/yolov8-test/inspect",
+            files={"file": good["files"]},
+            data={"pattern": PATTERN},
+        )
+        assert inspected.status_code == 200
         bad = {"files": ("x", b"not an image")}
         assert client.post("/v1/models/yolov8-test/predict", files=bad).status_code == 422
         assert client.get("/v1/models/no-such-model").status_code == 404

@@ -83,6 +83,14 @@ def test_ui_target_runs_fovea_ui_with_the_ui_extra() -> None:
 
 
 @pytest.mark.parametrize("dockerfile", [CPU, GPU], ids=["cpu", "gpu"])
+def test_the_api_installs_the_inspect_extra_and_owns_its_data_dir(dockerfile: Path) -> None:
+    stages = parse_dockerfile(dockerfile)
+    runs = " ".join(i.args for s in stages for i in s.instructions if i.keyword == "RUN")
+    assert '"${wheel}[inspect]"' in runs  # scipy: visual inspection's matching
+    assert "install -d -o fovea -g fovea /home/fovea/.local/share/fovea" in runs
+
+
+@pytest.mark.parametrize("dockerfile", [CPU, GPU], ids=["cpu", "gpu"])
 def test_copy_sources_exist_and_are_in_the_build_context(dockerfile: Path) -> None:
     stages = parse_dockerfile(dockerfile)
     names = {s.name for s in stages}

@@ -56,6 +56,7 @@ def test_every_bundled_model_is_ready(bundled: TestClient) -> None:
         "person-segmentation",
         "face-detection",
         "imagenet",
+        "camtrap-species",
     }
 
 
@@ -117,3 +118,39 @@ def test_person_mask_covers_the_astronaut(bundled: TestClient) -> None:
     # The model also claims the helmet she holds (probability 0.99 there), which the hand-drawn
     # mask leaves out: IoU measured 0.75, so this photo checks coverage, not the 0.8 IoU.
     assert (mask & truth).sum() / (mask | truth).sum() >= 0.7
+
+
+def test_camtrap_species_names_the_cat_and_only_ever_an_animal(bundled: TestClient) -> None:
+    import tomllib
+
+    from fovea.models import BUNDLED
+
+    spec = tomllib.loads((BUNDLED / "camtrap-species" / "model.toml").read_text())["pipeline"]
+    animals = {*spec["label_map"].values(), spec["unknown_label"]}
+    cat = _predict(bundled, "camtrap-species", "chelsea.jpg")["detections"]
+    assert [d["label"] for d in cat] == ["animal"]
+    assert cat[0]["classes"][0]["label"] == "cat"
+    assert cat[0]["classes"][0]["score"] > 0.5
+    for photo in ("astronaut.jpg", "coffee.jpg", "motorcycle.jpg", "grace_hopper.jpg"):
+        for d in _predict(bundled, "camtrap-species", photo)["detections"]:
+            names = {c["label"] for c in d.get("classes") or []}
+            assert names <= animals  # an animal box gets an animal name, anything else none
+            assert d["label"] == "animal" or not names
+
+
+def test_camtrap_species_calls_horses_horses_or_unknown_animals(bundled: TestClient) -> None:
+    # NanoDet finds four animals (it calls some of them cows); ImageNet knows one horse class.
+    animals = _predict(bundled, "camtrap-species", "horses.jpg")["detections"]
+    assert len(animals) >= 3
+    assert {d["label"] for d in animals} == {"animal"}
+    names = [d["classes"][0]["label"] for d in animals]
+    assert set(names) <= {"horse", "zebra", "unknown animal"}
+    assert "horse" in names
+
+
+def test_a_dog_and_a_person_in_one_photo(bundled: TestClient) -> None:
+    labels = {d["label"] for d in _predict(bundled, "coco", "person_horse_dog.jpg")["detections"]}
+    assert {"dog", "person"} <= labels
+    species = _predict(bundled, "camtrap-species", "person_horse_dog.jpg")["detections"]
+    named = {d["classes"][0]["label"] for d in species if d["label"] == "animal"}
+    assert "dog" in named

@@ -27,6 +27,7 @@ from fovea.models import BUNDLED, Repository, ServedModel
 from fovea.serving import Encoded, Explanation, FetchPolicy, Service, explain
 from fovea.tasks.explain import drise
 from fovea.vision import Limits
+from tests.helpers import single
 
 PHOTOS = Path(__file__).parents[1] / "fixtures" / "photos"
 NAMES = ("astronaut.jpg", "chelsea.jpg", "coffee.jpg", "grace_hopper.jpg", "motorcycle.jpg")
@@ -70,7 +71,7 @@ def assert_peak_on_the_cat(values_hw: npt.NDArray[np.float32]) -> None:
 def test_the_cat_is_a_cat_and_its_heatmap_lies_on_the_cat(
     repository: Repository, method: Method
 ) -> None:
-    explanation = run_explain(repository.get("imagenet"), "chelsea.jpg", method=method)
+    explanation = run_explain(single(repository, "imagenet"), "chelsea.jpg", method=method)
     heatmap = explanation.heatmap
     assert heatmap.label in CATS
     assert heatmap.score > 0.5
@@ -84,7 +85,7 @@ def test_the_cat_is_a_cat_and_its_heatmap_lies_on_the_cat(
 
 
 def test_the_detected_cat_is_explained_on_the_cat(repository: Repository) -> None:
-    explanation = run_explain(repository.get("coco"), "chelsea.jpg", method="drise")
+    explanation = run_explain(single(repository, "coco"), "chelsea.jpg", method="drise")
     assert explanation.heatmap.label == "cat"
     assert explanation.box is not None
     # Only the peak: the detector's box reaches across the background beside the cat, and
@@ -162,9 +163,9 @@ def assert_faithful(model: ServedModel, method: Method) -> None:
 @pytest.mark.timeout(300)  # 5 photos x (the sweep + 4 removals), on a loaded 2-core machine
 @pytest.mark.parametrize("method", ["scorecam", "rise", "occlusion"])
 def test_classifier_heatmaps_are_faithful(repository: Repository, method: Method) -> None:
-    assert_faithful(repository.get("imagenet"), method)
+    assert_faithful(single(repository, "imagenet"), method)
 
 
 @pytest.mark.timeout(300)
 def test_detector_heatmaps_are_faithful(repository: Repository) -> None:
-    assert_faithful(repository.get("coco"), "drise")
+    assert_faithful(single(repository, "coco"), "drise")

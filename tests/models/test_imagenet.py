@@ -13,6 +13,7 @@ from onnx import numpy_helper
 from fovea.core import Classes, Params
 from fovea.models import BUNDLED, Repository, ServedModel
 from fovea.vision import Limits, load_image
+from tests.helpers import single
 
 PHOTOS = Path(__file__).parents[1] / "fixtures" / "photos"
 TRUTH = json.loads((PHOTOS / "labels.json").read_text())
@@ -24,7 +25,7 @@ def imagenet() -> ServedModel:
     repo = Repository(BUNDLED)
     repo.scan()
     repo.load_all(only="imagenet")
-    return repo.get("imagenet")
+    return single(repo, "imagenet")
 
 
 def _top(model: ServedModel, photo: str, k: int) -> list[tuple[str, float]]:

@@ -14,11 +14,26 @@ from pathlib import Path
 from PIL import Image
 from playwright.sync_api import Page, sync_playwright
 
+from fovea.client import Client
+from fovea.ui.widgets import SAMPLES
+from tests.inspection.cameras import emulated_camera
 from tests.ui.browser import CHROMIUM_ARGS, choose, find_chromium, wait_idle
 from tests.ui.servers import api_server, demo_repository, ui_server
 
 PHOTOS = Path(__file__).parents[1] / "fixtures" / "photos"
 WIDTH, HEIGHT = 1400, 900
+# What `fovea patterns learn` makes of the astronaut sample with `coco`: one person.
+ASTRONAUT = """model = "coco"
+description = "the astronaut sample: one person, where she stands"
+[tolerance]
+x = 0.02
+y = 0.02
+w = 0.02
+h = 0.02
+[[objects]]
+label = "person"
+box = [0.37001, 0.50999, 0.68135, 0.96373]
+"""
 CONTENT_HEIGHT = """() => {
     const block = document.querySelector('[data-testid="stMainBlockContainer"]');
     return Math.ceil(block.getBoundingClientRect().top + block.scrollHeight);
@@ -74,6 +89,16 @@ def take_all(page: Page, ui: str, out: Path) -> None:
     page.get_by_text(re.compile(r"^Score-CAM: where the model looked for ")).wait_for()
     shoot(page, out / "classification.png")
 
+    open_page(page, f"{ui}/inspect", "Inspect")
+    choose(page, "Pattern", "astronaut")
+    for expected in ("OK", "NOK"):  # the camera serves the astronaut, then the cat
+        page.get_by_role("button", name="Trigger camera").click()
+        banner = page.get_by_test_id("inspection-banner")
+        banner.filter(has_text=re.compile(rf"^{expected}")).wait_for()
+        wait_idle(page)
+    page.get_by_test_id("stImage").filter(has_text=re.compile(r"^NOK · astronaut")).wait_for()
+    shoot(page, out / "inspect.png")
+
     open_page(page, f"{ui}/models", "Models")
     shoot(page, out / "models.png")
     open_page(page, f"{ui}/server", "Server")
@@ -87,11 +112,20 @@ def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
+        photos = root / "camera"
+        photos.mkdir()
+        for n, name in enumerate(("astronaut.jpg", "chelsea.jpg")):
+            (photos / f"{n}-{name}").write_bytes((SAMPLES / name).read_bytes())
         with (
-            api_server(demo_repository(root), root) as api,
+            emulated_camera(photos, root) as camera,
+            api_server(
+                demo_repository(root), root, FOVEA_CAMERA_URL=camera, FOVEA_INSPECT_RECORD="all"
+            ) as api,
             ui_server(api, root) as ui,
             sync_playwright() as playwright,
         ):
+            with Client(api) as client:
+                client.put_pattern("astronaut", ASTRONAUT)
             browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
             page.set_default_timeout(30_000)

@@ -109,7 +109,8 @@ def api_server(repository: Path | None, log_dir: Path, **env_overrides: str) -> 
     port = free_port()
     args = [sys.executable, "-m", "fovea", "serve", "--port", str(port)]
     args += ["--repository", str(repository)] if repository else []
-    env = {**os.environ, "FOVEA_LOG_LEVEL": "warning", **env_overrides}
+    data = str(log_dir / "data")  # records and patterns stay in the test's folder
+    env = {**os.environ, "FOVEA_LOG_LEVEL": "warning", "FOVEA_DATA_DIR": data, **env_overrides}
     url = f"http://127.0.0.1:{port}"
     with _process(args, f"{url}/health/live", log_dir / "api.log", env):
         _wait_settled(url)

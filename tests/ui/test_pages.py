@@ -307,7 +307,7 @@ def test_server_page_shows_health(open_page: Callable[[str], AppTest], synthetic
     assert {k: shown[k] for k in ("Ready", "Loading", "Failed", "Disabled")} == {
         "Ready": str(tally["ready"]),
         "Loading": "0",
-        "Failed": "2",
+        "Failed": "3",  # broken-toml, broken-onnx, pipeline-broken
         "Disabled": "0",
     }
     # Traffic from /metrics: latency percentiles of predict, "-" before any request.

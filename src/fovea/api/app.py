@@ -16,12 +16,15 @@ import fovea
 from fovea.api import errors
 from fovea.api.metrics import Metrics
 from fovea.api.middleware import RequestMiddleware, ServingState
-from fovea.api.routes import explain, health, metrics, models, predict, problems
+from fovea.api.routes import explain, health, inspect, metrics, models, patterns, predict, problems
+from fovea.api.routes import repository as repository_routes
 from fovea.api.security import Guard, Protected, load_key_hashes
 from fovea.config import Settings
 from fovea.models import Repository
+from fovea.protocols.kserve_v2 import http as kserve_http
+from fovea.protocols.kserve_v2.serving import serving as kserve_serving
 from fovea.runtime.memory import trim
-from fovea.serving import Service
+from fovea.serving import Reloader, Service
 from fovea.wire import (
     Base64ExplainRequest,
     ExplainRequest,
@@ -47,11 +50,15 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
         async with service, anyio.create_task_group() as group:
             telemetry.watch(repository, service.admission.in_progress)
             app.state.service = service
+            app.state.reloader = reloader = Reloader(repository, service)
+            if settings.repository_poll_s > 0:
+                group.start_soon(reloader.poll, settings.repository_poll_s)
             group.start_soon(_trim_when_idle, serving)
-            try:
-                yield
-            finally:
-                group.cancel_scope.cancel()  # the idle trimmer would otherwise run forever
+            async with kserve_serving(app, settings, lambda: serving.draining):
+                try:
+                    yield
+                finally:
+                    group.cancel_scope.cancel()  # the idle trimmer would otherwise run forever
 
     app = FastAPI(
         title="Fovea",
@@ -69,9 +76,13 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
     errors.install(app)
     app.include_router(health.router)
     app.include_router(metrics.router, dependencies=[] if settings.metrics_public else [Protected])
-    for router in (models.router, predict.router, problems.router):
+    for router in (models.router, predict.router, problems.router, repository_routes.router):
         app.include_router(router, dependencies=[Protected])
+    app.include_router(inspect.router, dependencies=[Protected])
+    app.include_router(patterns.router, dependencies=[Protected])
     app.include_router(explain.router, dependencies=[Protected])
+    # KServe V2 has its own keys and errors: {"error": ...}, per the protocol.
+    app.include_router(kserve_http.router)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
@@ -91,6 +102,7 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
         metrics=telemetry,
         state=serving,
         max_body_bytes=settings.max_request_bytes,
+        max_discard_bytes=settings.max_discard_bytes,
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

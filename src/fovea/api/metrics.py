@@ -14,6 +14,8 @@ from fovea.models import Repository
 _STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 _HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
+# Inspection offsets are fractions of the image: from a pixel of a large photo to far off.
+_OFFSET_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
 
 
 class Metrics:
@@ -45,6 +47,12 @@ class Metrics:
             buckets=_STAGE_BUCKETS,
             registry=r,
         )
+        self.stage_cpu = Counter(
+            "fovea_stage_cpu_seconds",
+            "CPU time spent per stage (the calling thread's), summed over images.",
+            ["model", "stage"],
+            registry=r,
+        )
         self.batch_size = Histogram(
             "fovea_batch_size",
             "Images per inference batch.",
@@ -61,19 +69,74 @@ class Metrics:
         self.errors = Counter(
             "fovea_errors", "Errors answered, by problem type.", ["type"], registry=r
         )
+        self.grpc_requests = Counter(
+            "fovea_grpc_requests",
+            "KServe V2 gRPC calls by method and status code.",
+            ["method", "code"],
+            registry=r,
+        )
+        self.grpc_seconds = Histogram(
+            "fovea_grpc_request_duration_seconds",
+            "KServe V2 gRPC call latency by method.",
+            ["method"],
+            buckets=_HTTP_BUCKETS,
+            registry=r,
+        )
+
+        self.inspections = Counter(
+            "fovea_inspections",
+            "Inspections judged, by model, pattern and decision (OK, NOK).",
+            ["model", "pattern", "decision"],
+            registry=r,
+        )
+        self.inspection_positions = Counter(
+            "fovea_inspection_positions",
+            "Expected positions by status (found, misplaced, missing) and extra parts.",
+            ["model", "pattern", "status"],
+            registry=r,
+        )
+        self.inspection_offset = Histogram(
+            "fovea_inspection_offset",
+            "Offset of each found or misplaced position from its expected box, image fractions.",
+            ["model", "pattern"],
+            buckets=_OFFSET_BUCKETS,
+            registry=r,
+        )
 
     def watch(self, repository: Repository, queue_depth: Mapping[str, object]) -> None:
         """Model status, load time and queue depth, read at scrape time."""
         self.registry.register(_ModelCollector(repository, queue_depth))
 
-    def observe_prediction(self, model: str, timing_ms: Mapping[str, float], ok: bool) -> None:
+    def observe_prediction(
+        self,
+        model: str,
+        timing_ms: Mapping[str, float],
+        ok: bool,
+        cpu_ms: Mapping[str, float] | None = None,
+    ) -> None:
         self.images.labels(model, "ok" if ok else "error").inc()
         for stage in ("decode", "preprocess", "queue", "infer", "postprocess"):
             if stage in timing_ms:
                 self.stage_seconds.labels(model, stage).observe(timing_ms[stage] / 1000)
+        for stage, ms in (cpu_ms or {}).items():
+            self.stage_cpu.labels(model, stage).inc(ms / 1000)
 
     def observe_batch(self, model: str, size: int) -> None:
         self.batch_size.labels(model).observe(size)
+
+    def observe_inspection(
+        self,
+        model: str,
+        pattern: str,
+        decision: str,
+        statuses: Mapping[str, int],
+        offsets: list[float],
+    ) -> None:
+        self.inspections.labels(model, pattern, decision).inc()
+        for status, count in statuses.items():
+            self.inspection_positions.labels(model, pattern, status).inc(count)
+        for offset in offsets:
+            self.inspection_offset.labels(model, pattern).observe(offset)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

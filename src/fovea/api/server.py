@@ -1,5 +1,6 @@
 """uvicorn, with a graceful SIGTERM: readiness goes false and new requests get 503 at once,
-in-flight requests finish (up to the grace period), then the process exits 0.
+in-flight requests finish (up to the grace period), then uvicorn stops accepting, lets the
+refusals still being answered finish, and the process exits 0.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ class GracefulServer(uvicorn.Server):
 
     def _stop_when_drained(self) -> None:
         deadline = time.monotonic() + self.grace_s
-        while self.state.in_flight > 0 and time.monotonic() < deadline:
+        # Refusals are not waited for: a steady stream of them would hold the drain open.
+        # uvicorn's own shutdown still lets those in progress finish (every task, after the
+        # listener closes), each bounded by the middleware's discard limits.
+        while self.state.working > 0 and time.monotonic() < deadline:
             time.sleep(0.02)
         self.should_exit = True

@@ -21,6 +21,11 @@ class LoadResult:
     client_cpu_s: float  # CPU the generator itself used: it shares the machine with the server
 
     @property
+    def images(self) -> int:
+        """Images answered inside the window."""
+        return (self.requests - self.errors) * self.images_per_request
+
+    @property
     def images_per_s(self) -> float:
         return (self.requests - self.errors) * self.images_per_request / self.elapsed_s
 

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from fovea.bench.ceiling import CeilingResult
+from fovea.bench.cpu import STAGES, CpuPerImage
 from fovea.bench.load import LoadResult
 
 
@@ -23,9 +24,18 @@ class Row:
     errors: int
     client_cpu_s: float
     server_rss_mb: float | None
+    ratio_to_model_only: float = 0.0
+    cpu_ms: dict[str, float] | None = None  # per image, each stage
+    other_cpu_ms_per_request: float | None = None  # HTTP, JSON, the event loop
 
 
-def row_of(load: LoadResult, ceiling: float, rss_mb: float | None) -> Row:
+def row_of(
+    load: LoadResult,
+    ceiling: float,
+    model_only: float,
+    rss_mb: float | None,
+    spent: CpuPerImage | None = None,
+) -> Row:
     return Row(
         load.concurrency,
         load.images_per_request,
@@ -38,38 +48,61 @@ def row_of(load: LoadResult, ceiling: float, rss_mb: float | None) -> Row:
         load.errors,
         round(load.client_cpu_s, 1),
         None if rss_mb is None else round(rss_mb, 1),
+        round(load.images_per_s / model_only, 3),
+        None if spent is None else spent.stages_ms,
+        None if spent is None else spent.other_per_request_ms,
     )
 
 
 def markdown(rows: list[Row], ceilings: list[CeilingResult], command: str) -> str:
-    best = max(ceilings, key=lambda c: c.images_per_s)
+    pipeline = [c for c in ceilings if not c.model_only]
+    limits = [c for c in ceilings if c.model_only]
+    best = max(pipeline, key=lambda c: c.images_per_s)
     lines = [
         f"Command: `{command}`",
         "",
-        "In-process ceiling (decode + preprocess + infer + postprocess, no server):",
+        "In-process ceilings, no server: the whole pipeline (decode + preprocess + infer +",
+        "postprocess), and the model-only limit (the session alone on a ready tensor):",
         "",
-        "| workers | threads each | img/s | ms per image (one worker) |",
-        "| --- | --- | --- | --- |",
+        "| what | workers | threads each | img/s | ms per image (one worker) |",
+        "| --- | --- | --- | --- | --- |",
         *(
-            f"| {c.workers} | {c.threads_per_worker} | {c.images_per_s:.1f} "
-            f"| {c.ms_per_image:.1f} |"
-            for c in ceilings
+            f"| {'model only' if c.model_only else 'pipeline'} | {c.workers} "
+            f"| {c.threads_per_worker} | {c.images_per_s:.1f} | {c.ms_per_image:.1f} |"
+            for c in [*limits, *pipeline]
         ),
         "",
-        f"Best: {best.images_per_s:.1f} img/s "
+        f"Best pipeline: {best.images_per_s:.1f} img/s "
         f"({best.workers} x {best.threads_per_worker} threads).",
         "",
-        "| clients | images/request | img/s | x ceiling | p50 ms | p95 ms | p99 ms | requests "
-        "| errors | generator CPU s | server RSS MB |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| clients | images/request | img/s | x ceiling | x model-only | p50 ms | p95 ms | p99 ms "
+        "| requests | errors | generator CPU s | server RSS MB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *(
             f"| {r.concurrency} | {r.images_per_request} | {r.images_per_s} | {r.ratio_to_ceiling} "
-            f"| {r.p50_ms} | {r.p95_ms} | {r.p99_ms} | {r.requests} | {r.errors} "
-            f"| {r.client_cpu_s} | {r.server_rss_mb if r.server_rss_mb is not None else '-'} |"
+            f"| {r.ratio_to_model_only} | {r.p50_ms} | {r.p95_ms} | {r.p99_ms} | {r.requests} "
+            f"| {r.errors} | {r.client_cpu_s} | {_or_dash(r.server_rss_mb)} |"
+            for r in rows
+        ),
+        "",
+        "Server CPU per image by stage (ms; the calling thread's), and the rest of the process",
+        "per request (HTTP, multipart, JSON, the event loop, other threads):",
+        "",
+        "| clients | images/request | decode | preprocess | infer | postprocess "
+        "| other per request |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *(
+            f"| {r.concurrency} | {r.images_per_request} | "
+            + " | ".join(_or_dash((r.cpu_ms or {}).get(k)) for k in STAGES)
+            + f" | {_or_dash(r.other_cpu_ms_per_request)} |"
             for r in rows
         ),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _or_dash(value: float | None) -> str:
+    return "-" if value is None else str(value)
 
 
 def write(
@@ -108,7 +141,7 @@ def _plot(path: Path, rows: list[Row], ceilings: list[CeilingResult]) -> Path | 
             x, [r.p99_ms for r in subset], marker="o", label=f"{per_request} image(s)/request"
         )
     left.axhline(
-        max(c.images_per_s for c in ceilings),
+        max(c.images_per_s for c in ceilings if not c.model_only),
         linestyle="--",
         color="grey",
         label="in-process ceiling",

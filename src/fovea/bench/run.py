@@ -10,7 +10,7 @@ from pathlib import Path
 
 import anyio
 
-from fovea.bench import ceiling, load, report
+from fovea.bench import ceiling, cpu, load, report
 from fovea.bench.server import rss_mb, started_server
 
 
@@ -26,6 +26,8 @@ def run(
     say: Callable[[str], None],
 ) -> tuple[list[report.Row], list[ceiling.CeilingResult]]:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    limit = ceiling.measure(repository, model, image, cores, 1, duration_s, model_only=True)
+    say(f"model-only limit {limit.workers} x 1 thread: {limit.images_per_s:.1f} img/s")
     ceilings = [ceiling.measure(repository, model, image, 1, cores, duration_s)]
     ceilings += [
         ceiling.measure(repository, model, image, k, 1, duration_s) for k in range(1, cores + 1)
@@ -40,6 +42,7 @@ def run(
     with target as (url, pid):
         for n in per_request:
             for clients in concurrencies:
+                before = cpu.sample(url, model, pid)
                 result = anyio.run(
                     functools.partial(
                         load.run_load,
@@ -51,10 +54,16 @@ def run(
                         duration_s=duration_s,
                     )
                 )
-                row = report.row_of(result, best, rss_mb(pid) if pid else None)
+                spent = cpu.per_image(
+                    before, cpu.sample(url, model, pid), result.images, result.requests
+                )
+                rss = rss_mb(pid) if pid else None
+                row = report.row_of(result, best, limit.images_per_s, rss, spent)
                 say(
-                    f"{clients:>3} clients x {n:>2} images: {row.images_per_s} img/s, "
-                    f"p99 {row.p99_ms} ms, errors {row.errors}"
+                    f"{clients:>3} clients x {n:>2} images: {row.images_per_s} img/s "
+                    f"({row.ratio_to_model_only} x model-only), p99 {row.p99_ms} ms, "
+                    f"errors {row.errors}; CPU ms per image {spent.stages_ms}, "
+                    f"other per request {spent.other_per_request_ms}"
                 )
                 rows.append(row)
-    return rows, ceilings
+    return rows, [limit, *ceilings]

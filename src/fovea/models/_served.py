@@ -5,7 +5,6 @@ once; `predict` chains them for one image in the calling thread. Plain, synchron
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -16,9 +15,10 @@ from PIL import Image
 
 from fovea.core import Geometry, Params, Result
 from fovea.errors import FoveaError, InvalidParameter, ModelConfigError
+from fovea.models._clock import StageClock
 from fovea.models._outputs import resolve_outputs
 from fovea.models._spec import ModelSpec
-from fovea.runtime.onnx import OnnxModel
+from fovea.runtime.session import Session, datatype_of
 from fovea.tasks import TASKS, DecodeContext, Decoder, Outputs
 from fovea.vision import DecodedImage, ImageLike, Limits, load_image, prepare
 
@@ -29,22 +29,25 @@ ACTIVATION = "activation"  # the outputs' key of model.toml's explain.activation
 
 @dataclass
 class Prepared:
-    """One image made ready for the model, and what is needed to finish it afterwards."""
+    """One image made ready for the model, what is needed to finish it afterwards, and the
+    decoded image itself when the caller asked to keep it (to draw on)."""
 
     tensor: Tensor
     geometry: Geometry
-    timing_ms: dict[str, float] = field(default_factory=dict)
+    clock: StageClock = field(default_factory=StageClock)
+    image: Image.Image | None = None
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """A result in image pixels, the image's size, milliseconds per stage, and the decoded image
-    itself and the raw outputs by role when the caller asked to keep them (to draw on, or to
-    explain the result)."""
+    """A result in image pixels, the image's size, wall and CPU milliseconds per stage, and the
+    decoded image and the raw outputs by role when they were kept (to draw on, or to explain the
+    result)."""
 
     result: Result
     size_wh: tuple[int, int]
     timing_ms: dict[str, float]
+    cpu_ms: dict[str, float] = field(default_factory=dict)
     image: Image.Image | None = None
     outputs: Outputs | None = None
 
@@ -52,7 +55,7 @@ class Prediction:
 class ServedModel:
     """One version of one model, loaded and ready to predict."""
 
-    def __init__(self, name: str, version: str, spec: ModelSpec, session: OnnxModel) -> None:
+    def __init__(self, name: str, version: str, spec: ModelSpec, session: Session) -> None:
         self.name, self.version, self.spec, self.session = name, version, spec, session
         self.decoder: Decoder = TASKS[spec.task].decoders[spec.decoder]
         self.labels: tuple[str, ...] = _reported_labels(spec)
@@ -84,21 +87,44 @@ class ServedModel:
             output_layout=post.output_layout or self.spec.input.layout,
         )
 
-    def prepare(self, decoded: DecodedImage) -> Prepared:
-        start = time.perf_counter()
-        tensor, geometry = prepare(decoded, self.spec.input)
-        return Prepared(tensor, geometry, {"preprocess": _ms(start)})
+    def load(self, image: ImageLike, limits: Limits, *, keep_image: bool = False) -> Prepared:
+        """Decode and prepare one image. A large JPEG decodes at reduced scale, all the model
+        needs, unless `keep_image` asks for it whole, to draw on."""
+        clock = StageClock()
+        with clock.stage("decode"):
+            decoded = load_image(image, limits, draft_wh=None if keep_image else self.input_wh)
+        prepared = self.prepare(decoded, clock)
+        prepared.image = decoded.image if keep_image else None
+        return prepared
 
-    def infer(self, tensors: Sequence[Tensor]) -> list[Outputs]:
-        """Run the model on a batch of prepared tensors; one output dict (by role) per image."""
-        raw = self.session.run(np.stack(tensors))
-        by_role = {role: raw[name] for role, name in self.roles.items()}
-        if self.activation is not None:
-            by_role[ACTIVATION] = raw[self.activation]
+    def prepare(self, decoded: DecodedImage, clock: StageClock | None = None) -> Prepared:
+        clock = clock or StageClock()
+        with clock.stage("preprocess"):
+            tensor, geometry = prepare(decoded, self.spec.input)
+        return Prepared(tensor, geometry, clock)
+
+    def run_graph(
+        self, tensors: Sequence[Tensor], *, idle: bool = False
+    ) -> list[dict[str, Tensor]]:
+        """Run the graph on a batch of ready tensors; every output, by its graph name and in its
+        own datatype, per item. What the batcher runs, for images and raw tensors alike.
+        `idle`: nothing else runs, so the run may use every core (see RuntimeOptions)."""
         count = len(tensors)
-        return [
-            {role: _item(array, i, count) for role, array in by_role.items()} for i in range(count)
-        ]
+        batch = tensors[0][None] if count == 1 else np.stack(tensors)
+        raw = self.session.run(batch, idle=idle)
+        return [{name: _item(array, i, count) for name, array in raw.items()} for i in range(count)]
+
+    def by_role(self, outputs: dict[str, Tensor]) -> Outputs:
+        """One item's graph outputs as the decoder reads them: by role, float32 (and the
+        activation model.toml names for explanations, under ACTIVATION)."""
+        by_role = {role: np.asarray(outputs[name], np.float32) for role, name in self.roles.items()}
+        if self.activation is not None:
+            by_role[ACTIVATION] = np.asarray(outputs[self.activation], np.float32)
+        return by_role
+
+    def infer(self, tensors: Sequence[Tensor], *, idle: bool = False) -> list[Outputs]:
+        """Run the model on a batch of prepared tensors; one output dict (by role) per image."""
+        return [self.by_role(outputs) for outputs in self.run_graph(tensors, idle=idle)]
 
     def finish(self, outputs: Outputs, geometry: Geometry, context: DecodeContext) -> Result:
         """Decode one image's outputs, then map the result back to the image's pixels."""
@@ -109,15 +135,31 @@ class ServedModel:
         prepared: Prepared,
         outputs: Outputs,
         context: DecodeContext,
-        image: Image.Image | None = None,
         *,
         keep_outputs: bool = False,
     ) -> Prediction:
-        start = time.perf_counter()
-        result = self.finish(outputs, prepared.geometry, context)
-        timing = {**prepared.timing_ms, "postprocess": _ms(start)}
+        clock = prepared.clock
+        with clock.stage("postprocess"):
+            result = self.finish(outputs, prepared.geometry, context)
+        size_wh = prepared.geometry.image_wh
         kept = outputs if keep_outputs else None
-        return Prediction(result, prepared.geometry.image_wh, timing, image, kept)
+        return Prediction(result, size_wh, clock.wall_ms, clock.cpu_ms, prepared.image, kept)
+
+    def run(
+        self,
+        image: ImageLike,
+        context: DecodeContext,
+        limits: Limits,
+        *,
+        keep_image: bool = False,
+        keep_outputs: bool = False,
+        idle: bool = False,
+    ) -> Prediction:
+        """Load, infer and complete one image in the calling thread."""
+        prepared = self.load(image, limits, keep_image=keep_image)
+        with prepared.clock.stage("infer"):
+            outputs = self.infer([prepared.tensor], idle=idle)[0]
+        return self.complete(prepared, outputs, context, keep_outputs=keep_outputs)
 
     def predict(
         self,
@@ -128,22 +170,13 @@ class ServedModel:
         keep_image: bool = False,
         keep_outputs: bool = False,
     ) -> Prediction:
-        """The whole pipeline for one image in the calling thread. `keep_image` decodes at full
-        resolution and keeps the image in the prediction (to draw on); otherwise a large JPEG
-        decodes at reduced scale, which is all the model needs. `keep_outputs` keeps the raw
-        outputs by role (with the activation, if model.toml names one)."""
+        """The whole pipeline for one image (bytes, an RGB array or a Pillow image), in the
+        calling thread: what a notebook or a script wants. `keep_outputs` keeps the raw outputs
+        by role (with the activation, if model.toml names one)."""
         context = self.context(params or Params())
-        start = time.perf_counter()
-        draft = None if keep_image else self.input_wh
-        decoded = load_image(image, limits or Limits(), draft_wh=draft)
-        decode_ms = _ms(start)
-        prepared = self.prepare(decoded)
-        prepared.timing_ms = {"decode": decode_ms, **prepared.timing_ms}
-        start = time.perf_counter()
-        outputs = self.infer([prepared.tensor])[0]
-        prepared.timing_ms["infer"] = _ms(start)
-        image_kept = decoded.image if keep_image else None
-        return self.complete(prepared, outputs, context, image_kept, keep_outputs=keep_outputs)
+        return self.run(
+            image, context, limits or Limits(), keep_image=keep_image, keep_outputs=keep_outputs
+        )
 
     def warm_up(self) -> None:
         """One run on a grey image: fails loudly at load time, not on the first request."""
@@ -171,20 +204,20 @@ class ServedModel:
         return frozenset(self.labels.index(c) for c in classes)
 
     def _check_input(self) -> None:
-        shape, spec = self.session.input_shape, self.spec.input
+        shape, spec = list(self.session.input.shape), self.spec.input
         if len(shape) != 4:
             raise ModelConfigError(f"the model input must be 4-D, the graph's is {shape}")
         h, w = (shape[1], shape[2]) if spec.layout == "NHWC" else (shape[2], shape[3])
         for name, graph, want in (("height", h, spec.size[0]), ("width", w, spec.size[1])):
-            if isinstance(graph, int) and graph != want:
+            if graph != -1 and graph != want:
                 raise ModelConfigError(
                     f"input.size {list(spec.size)} ({spec.layout}) does not match the graph's "
                     f"input shape {shape}: {name} is {graph}"
                 )
-        graph_dtype = self.session.input_dtype
-        if graph_dtype is not None and np.dtype(graph_dtype) != np.dtype(spec.dtype):
+        graph_type, wanted = self.session.input.datatype, datatype_of(np.dtype(spec.dtype))
+        if graph_type != wanted:
             raise ModelConfigError(
-                f"input.dtype is {spec.dtype} but the graph takes {self.session.input.type}"
+                f"input.dtype is {spec.dtype} ({wanted}) but the graph takes {graph_type}"
             )
 
 
@@ -218,16 +251,13 @@ def _remap_table(spec: ModelSpec) -> npt.NDArray[np.int64] | None:
     )
 
 
-def _item(array: npt.NDArray[np.float32], index: int, count: int) -> npt.NDArray[np.float32]:
+def _item(array: Tensor, index: int, count: int) -> Tensor:
     # An output without a batch axis (a scalar count, say) can only belong to a batch of one.
     if array.ndim and array.shape[0] == count:
-        return np.asarray(array[index], np.float32)
+        item: Tensor = array[index]
+        return item
     return array
 
 
 def _pick(value: T | None, default: T) -> T:
     return default if value is None else value
-
-
-def _ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 3)

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from fovea.errors import ModelConfigError
+from fovea.runtime.remote_options import RemoteOptions
 from fovea.tasks import TASKS
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -70,6 +71,28 @@ class RuntimeSpec(_Strict):
 
     providers: tuple[str, ...] | None = None
     intra_op_threads: Annotated[int, Field(ge=0)] | None = None
+    # bf16 runs the same ONNX file on OpenVINO (CPUs with AVX-512 BF16 or AMX); int8 is a
+    # separate version written by `fovea models quantize`, run like any fp32 file.
+    precision: Literal["fp32", "bf16"] = "fp32"
+
+
+class BackendSpec(_Strict):
+    """A remote KServe V2 server (Triton, KServe, another Fovea) that runs the graph: Fovea
+    decodes, prepares and post-processes here and sends it only tensors."""
+
+    url: Annotated[str, Field(min_length=1)]  # http://host:port, or host:port for grpc
+    model: Annotated[str, Field(min_length=1)]  # the model's name on the remote server
+    version: str = ""  # the remote's version; empty: the one it serves by default
+    protocol: Literal["http", "grpc"] = "http"
+    timeout_s: Annotated[float, Field(gt=0.0, le=600.0)] = 10.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 2  # more tries for a call that did not arrive
+    max_connections: Annotated[int, Field(ge=1, le=1024)] = 16
+    breaker_failures: Annotated[int, Field(ge=1)] = 3  # failed calls in a row that open it
+    breaker_reset_s: Annotated[float, Field(ge=0.0)] = 10.0  # then one call may try again
+
+    @property
+    def options(self) -> RemoteOptions:
+        return RemoteOptions(**self.model_dump())
 
 
 class ExplainSpec(_Strict):
@@ -97,6 +120,7 @@ class ModelSpec(_Strict):
     outputs: dict[str, str] = Field(default_factory=dict)  # decoder role -> graph output name
     batching: BatchingSpec = BatchingSpec()
     runtime: RuntimeSpec = RuntimeSpec()
+    backend: BackendSpec | None = None  # a remote server runs the graph instead of model.onnx
     explain: ExplainSpec = ExplainSpec()
 
     @model_validator(mode="after")
@@ -123,7 +147,53 @@ class ModelSpec(_Strict):
         return tuple(dict.fromkeys(self.class_map.values()))
 
 
-def load_spec(model_dir: Path) -> ModelSpec:
+class CropSpec(_Strict):
+    """How a detected box becomes the classifier's image."""
+
+    padding: Annotated[float, Field(ge=0.0, le=2.0)] = 0.1  # of the box's size, on each side
+    square: bool = True  # grow the shorter side to the longer, so the object is not squashed
+    min_size: Annotated[int, Field(ge=1)] = (
+        16  # boxes whose shorter side is smaller: not classified
+    )
+
+
+class PipelineSpec(_Strict):
+    """A detector, then a classifier on each box of the chosen labels."""
+
+    detector: str
+    classifier: str
+    classify: tuple[str, ...] = ()  # detector labels whose boxes are classified; empty: every box
+    crop: CropSpec = CropSpec()
+    top_k: Annotated[int, Field(ge=1, le=100)] = 3
+    # Classifier label -> reported label. When given, only these labels are considered, and the
+    # probabilities of labels reported under one name add up.
+    label_map: dict[str, str] = Field(default_factory=dict)
+    min_score: Unit = 0.0  # a box whose best class scores less is reported as `unknown_label`
+    unknown_label: str = "unknown"
+
+
+class PipelineModelSpec(_Strict):
+    """A `model.toml` that declares a pipeline of other models instead of weights."""
+
+    task: Literal["detect"] = "detect"
+    description: str = ""
+    enabled: bool = True
+    pipeline: PipelineSpec
+    batching: BatchingSpec = BatchingSpec()  # its own admission limit (max_queue)
+
+    @property
+    def versions_dir(self) -> str:
+        return "."
+
+    @property
+    def version(self) -> str | None:
+        return None
+
+
+AnySpec = ModelSpec | PipelineModelSpec
+
+
+def load_spec(model_dir: Path) -> AnySpec:
     """Read and validate `model_dir/model.toml`, resolving `labels_file`."""
     path = model_dir / "model.toml"
     try:
@@ -136,6 +206,8 @@ def load_spec(model_dir: Path) -> ModelSpec:
     if isinstance(labels_file, str):
         raw = {**raw, "labels": _read_labels(model_dir / labels_file), "labels_file": None}
     try:
+        if "pipeline" in raw:
+            return PipelineModelSpec.model_validate(raw)
         return ModelSpec.model_validate(raw)
     except ValidationError as exc:
         raise ModelConfigError(f"{path}: {_describe(exc)}") from exc

@@ -26,11 +26,13 @@ Out = TypeVar("Out")
 
 @dataclass(frozen=True)
 class BatchTiming:
-    """What one item saw: time queued, time its batch ran, and the batch's size."""
+    """What one item saw: time queued, time its batch ran, its share of the batch's CPU time,
+    and the batch's size."""
 
     queue_ms: float
     infer_ms: float
     batch_size: int
+    cpu_ms: float = 0.0
 
 
 @dataclass(eq=False)
@@ -160,9 +162,18 @@ class Batcher(Generic[In, Out]):
     async def _dispatch(self, batch: list[_Pending[In, Out]]) -> None:
         self.in_flight += 1
         started = time.perf_counter()
+        cpu_s = [0.0]
+
+        def run(items: list[In]) -> Sequence[Out]:
+            cpu = time.thread_time()
+            try:
+                return self.run(items)
+            finally:
+                cpu_s[0] = time.thread_time() - cpu
+
         try:
             results = await anyio.to_thread.run_sync(
-                self.run, [p.item for p in batch], limiter=self.limiter
+                run, [p.item for p in batch], limiter=self.limiter
             )
         except Exception as exc:  # every item of the batch gets the batch's error
             for pending in batch:
@@ -177,7 +188,10 @@ class Batcher(Generic[In, Out]):
                 if pending.result is None and pending.error is None:
                     pending.error = RuntimeError("the model's batcher stopped")
                 queue_ms = (started - pending.queued_at) * 1000
-                pending.timing = BatchTiming(round(queue_ms, 3), round(infer_ms, 3), len(batch))
+                share = cpu_s[0] * 1000 / len(batch)
+                pending.timing = BatchTiming(
+                    round(queue_ms, 3), round(infer_ms, 3), len(batch), round(share, 3)
+                )
                 pending.done.set()
         if self.on_batch is not None:
             self.on_batch(len(batch))

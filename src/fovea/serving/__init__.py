@@ -6,6 +6,7 @@ from fovea.serving._batching import Batchers, batch_size
 from fovea.serving._explain import Explanation, explain, methods_for
 from fovea.serving._fetch import FetchPolicy, fetch
 from fovea.serving._pipeline import Pipeline
+from fovea.serving._reload import Reloader
 from fovea.serving._service import ItemOutcome, Observer, Service
 from fovea.serving._sources import (
     Base64,
@@ -33,6 +34,7 @@ __all__ = [
     "Observer",
     "Pipeline",
     "Priority",
+    "Reloader",
     "Service",
     "Source",
     "Ticket",

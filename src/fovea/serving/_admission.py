@@ -8,6 +8,7 @@ request always finds room that background work cannot take.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
 from types import TracebackType
 
@@ -28,6 +29,7 @@ class Ticket:
 
     def __init__(self, admission: Admission, model: str, count: int, priority: Priority) -> None:
         self.admission, self.model, self.count, self.priority = admission, model, count, priority
+        self.on_release: Callable[[], None] | None = None  # the service's count of work in hand
 
     def grow(self, count: int) -> None:
         """Count more images against the same admission (a request's images, once read). An
@@ -47,6 +49,9 @@ class Ticket:
     ) -> None:
         self.admission._add(self.model, -self.count, self.priority)
         self.count = 0
+        if self.on_release is not None:
+            self.on_release()
+            self.on_release = None
 
 
 class Admission:

@@ -13,10 +13,9 @@ from anyio.abc import TaskGroup
 from fovea.models import ServedModel
 from fovea.runtime.batcher import Batcher
 from fovea.runtime.onnx import CPU
-from fovea.tasks import Outputs
 
 Tensor = npt.NDArray[np.generic]
-ModelBatcher = Batcher[Tensor, Outputs]
+ModelBatcher = Batcher[Tensor, dict[str, Tensor]]
 
 
 def batch_size(model: ServedModel) -> int:
@@ -56,7 +55,7 @@ class Batchers:
     def _start(self, model: ServedModel) -> ModelBatcher:
         batching = model.spec.batching
         batcher: ModelBatcher = Batcher(
-            model.infer,
+            model.run_graph,
             max_batch_size=batch_size(model),
             max_delay_s=batching.max_queue_delay_ms / 1000,
             lanes=self.lanes,

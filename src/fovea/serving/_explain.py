@@ -29,7 +29,7 @@ from fovea.core import (
     Result,
 )
 from fovea.errors import InvalidParameter
-from fovea.models import ACTIVATION, ServedModel
+from fovea.models import ACTIVATION, Servable, ServedModel
 from fovea.serving._admission import Priority
 from fovea.serving._service import Service
 from fovea.serving._sources import Frame, Source, image_of
@@ -67,8 +67,11 @@ class _Target:
     box: XYXY | None = None
 
 
-def methods_for(model: ServedModel) -> tuple[Method, ...]:
-    """The methods that can explain this model's answers (the first one is the default)."""
+def methods_for(model: Servable) -> tuple[Method, ...]:
+    """The methods that can explain this model's answers (the first one is the default); none
+    for a two-stage pipeline, whose stages are explained one by one."""
+    if not isinstance(model, ServedModel):
+        return ()
     if model.spec.task == "classify":
         usable = [m for m in CLASSIFIER_METHODS if model.activation or m != "scorecam"]
         return tuple(usable)
@@ -77,7 +80,7 @@ def methods_for(model: ServedModel) -> tuple[Method, ...]:
 
 async def explain(
     service: Service,
-    model: ServedModel,
+    model: Servable,
     source: Source,
     params: ExplainParams,
     max_evaluations: int,
@@ -87,6 +90,12 @@ async def explain(
     work: admit the request itself first (`Service.admit`), and leave that ticket before this,
     or a model whose queue holds one image would wait on itself."""
     started = time.perf_counter()
+    if not isinstance(model, ServedModel):
+        stages = model.spec.pipeline
+        raise InvalidParameter(
+            f"model {model.name!r} runs {stages.detector!r}, then {stages.classifier!r} on its "
+            "boxes: explain each of them instead"
+        )
     method = _method(model, params)
     local = await service.fetched(source)
     (pixels, geometry, image), _ = await service.pipeline.in_worker(

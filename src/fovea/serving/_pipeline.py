@@ -12,15 +12,14 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import anyio
-from PIL import Image
 
-from fovea.models import Prediction, Prepared, ServedModel
+from fovea.models import Prediction, ServedModel
 from fovea.runtime.limiter import PriorityLimiter
 from fovea.serving._admission import Priority
 from fovea.serving._batching import Batchers
 from fovea.serving._sources import Local, image_of
 from fovea.tasks import DecodeContext
-from fovea.vision import Limits, load_image
+from fovea.vision import Limits
 
 T = TypeVar("T")
 
@@ -44,21 +43,37 @@ class Pipeline:
         queued_at = time.perf_counter()
         batcher = self.batchers.get(model)
         if batcher.max_batch_size == 1:
-            prediction, waited = await self.in_worker(
-                lambda: self._whole(model, source, context, keep_image, keep_outputs), priority
-            )
+            # Alone on the machine: this image may use every core for its inference.
+            idle = self.workers.in_use == 0 and self.workers.waiting == 0
+
+            def whole() -> Prediction:
+                image = image_of(source, self.limits.max_bytes)
+                return model.run(
+                    image,
+                    context,
+                    self.limits,
+                    keep_image=keep_image,
+                    keep_outputs=keep_outputs,
+                    idle=idle,
+                )
+
+            prediction, waited = await self.in_worker(whole, priority)
             return _stamp(prediction, queued_at, queue=waited)
         # Decoding runs ahead of inference only as far as the batcher's slots allow, so prepared
         # tensors (MBs each) never pile up in memory behind a busy model.
         async with batcher.slots.slot(priority):
             slot_wait = _since(queued_at)
-            (prepared, image), waited = await self.in_worker(
-                lambda: self._prepare(model, source, keep_image), priority
+            prepared, waited = await self.in_worker(
+                lambda: model.load(
+                    image_of(source, self.limits.max_bytes), self.limits, keep_image=keep_image
+                ),
+                priority,
             )
-            outputs, timing = await batcher.submit(prepared.tensor, priority)
-        prepared.timing_ms["infer"] = timing.infer_ms
+            raw, timing = await batcher.submit(prepared.tensor, priority)
+        outputs = model.by_role(raw)
+        prepared.clock.add("infer", timing.infer_ms, timing.cpu_ms)
         prediction, _ = await self.in_worker(
-            lambda: model.complete(prepared, outputs, context, image, keep_outputs=keep_outputs),
+            lambda: model.complete(prepared, outputs, context, keep_outputs=keep_outputs),
             priority,
         )
         return _stamp(prediction, queued_at, queue=slot_wait + waited + timing.queue_ms)
@@ -71,32 +86,6 @@ class Pipeline:
         async with self.workers.slot(priority):
             waited = _since(queued_at)
             return await anyio.to_thread.run_sync(function), waited
-
-    def _whole(
-        self,
-        model: ServedModel,
-        source: Local,
-        context: DecodeContext,
-        keep_image: bool,
-        keep_outputs: bool,
-    ) -> Prediction:
-        prepared, image = self._prepare(model, source, keep_image)
-        start = time.perf_counter()
-        outputs = model.infer([prepared.tensor])[0]
-        prepared.timing_ms["infer"] = _since(start)
-        return model.complete(prepared, outputs, context, image, keep_outputs=keep_outputs)
-
-    def _prepare(
-        self, model: ServedModel, source: Local, keep_image: bool
-    ) -> tuple[Prepared, Image.Image | None]:
-        start = time.perf_counter()
-        # A large JPEG decodes at reduced scale (all the model needs) unless it is to be drawn on.
-        draft = None if keep_image else model.input_wh
-        decoded = load_image(image_of(source, self.limits.max_bytes), self.limits, draft_wh=draft)
-        decode_ms = _since(start)
-        prepared = model.prepare(decoded)
-        prepared.timing_ms = {"decode": decode_ms, **prepared.timing_ms}
-        return prepared, decoded.image if keep_image else None
 
 
 def _since(start: float) -> float:

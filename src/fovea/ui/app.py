@@ -14,6 +14,7 @@ PAGES = [
     st.Page("views/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("views/segmentation.py", title="Segmentation", icon=":material/layers:"),
     st.Page("views/classification.py", title="Classification", icon=":material/bar_chart:"),
+    st.Page("views/inspect.py", title="Inspect", icon=":material/fact_check:"),
     st.Page("views/models.py", title="Models", icon=":material/deployed_code:"),
     st.Page("views/server.py", title="Server", icon=":material/dns:"),
 ]

@@ -25,6 +25,7 @@ from fovea.wire._schemas import (
     PredictResponse,
     Problem,
     Readiness,
+    ReloadResult,
     Timing,
 )
 
@@ -49,6 +50,7 @@ __all__ = [
     "Problem",
     "QueryParams",
     "Readiness",
+    "ReloadResult",
     "Timing",
     "detections_of",
     "heatmap_of",

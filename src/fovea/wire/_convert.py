@@ -6,8 +6,10 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from fovea.core import Classes, Detections, Mask, Result
@@ -52,9 +54,25 @@ def detections_of(dets: Detections, size_wh: tuple[int, int]) -> list[Detection]
                 ],
                 keypoints=keypoints,
                 tracker_id=None if dets.tracker_id is None else int(dets.tracker_id[i]),
+                classes=_second_stage(dets, i),
             )
         )
     return out
+
+
+def _second_stage(dets: Detections, i: int) -> list[ClassScore] | None:
+    """A pipeline's classes for box i (`data` arrays of its classifier stage), if any."""
+    if "class_names" not in dets.data:
+        return None
+    names, ids, scores = dets.data["class_names"], dets.data["class_ids"], dets.data["class_scores"]
+    picked = [
+        ClassScore(
+            label=str(names[i, k]), class_id=int(ids[i, k]), score=round(float(scores[i, k]), 5)
+        )
+        for k in range(names.shape[1])
+        if names[i, k]
+    ]
+    return picked or None
 
 
 def mask_of(mask: Mask) -> MaskOut:
@@ -102,7 +120,20 @@ def _detections(items: Sequence[Detection]) -> Detections:
     )
     if items and items[0].tracker_id is not None:
         dets = dets.replace(tracker_id=np.array([d.tracker_id for d in items], np.int64))
+    if any(d.classes for d in items):
+        dets = dets.replace(data=_second_stage_arrays(items))
     return dets
+
+
+def _second_stage_arrays(items: Sequence[Detection]) -> dict[str, npt.NDArray[Any]]:
+    k = max(len(d.classes or []) for d in items)
+    ids = np.full((len(items), k), -1, np.int64)
+    scores = np.full((len(items), k), np.nan, np.float32)
+    names = np.full((len(items), k), "", object)
+    for i, detection in enumerate(items):
+        for j, c in enumerate(detection.classes or []):
+            ids[i, j], scores[i, j], names[i, j] = c.class_id, c.score, c.label
+    return {"class_ids": ids, "class_scores": scores, "class_names": names}
 
 
 def _label_table(ids: Sequence[int], names: Sequence[str]) -> tuple[str, ...]:

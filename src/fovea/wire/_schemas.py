@@ -54,6 +54,12 @@ class Timing(BaseModel):
     postprocess: float = 0.0
 
 
+class ClassScore(BaseModel):
+    label: str
+    class_id: int
+    score: float
+
+
 class Detection(BaseModel):
     label: str
     class_id: int
@@ -64,12 +70,9 @@ class Detection(BaseModel):
     )
     keypoints: list[list[float]] | None = Field(None, description="x, y pixel pairs, if any.")
     tracker_id: int | None = Field(None, description="The object's track, when tracking.")
-
-
-class ClassScore(BaseModel):
-    label: str
-    class_id: int
-    score: float
+    classes: list[ClassScore] | None = Field(
+        None, description="A pipeline's second stage: the box's top-k classes, best first."
+    )
 
 
 class MaskOut(BaseModel):
@@ -164,7 +167,7 @@ class InputInfo(BaseModel):
 
 class ModelInfo(BaseModel):
     name: str
-    status: Literal["loading", "ready", "failed", "disabled", "unloading"]
+    status: Literal["loading", "ready", "failed", "disabled", "unloading", "unavailable"]
     error: str | None = None
     task: str | None = None
     decoder: str | None = None
@@ -176,6 +179,9 @@ class ModelInfo(BaseModel):
     postprocess: dict[str, Any] = Field(default_factory=dict)
     dynamic_batch: bool | None = None
     max_batch_size: int | None = Field(None, description="Most images stacked into one run.")
+    pipeline: dict[str, Any] | None = Field(
+        None, description="For a pipeline: its stages, crop rule and label map."
+    )
     providers: list[str] = Field(default_factory=list)
     load_ms: float | None = None
     explain_methods: list[str] = Field(
@@ -191,3 +197,13 @@ class Readiness(BaseModel):
     ready: bool
     draining: bool
     models: dict[str, str]
+
+
+class ReloadResult(BaseModel):
+    """What `POST /v1/repository/reload` did; a model in `failed` whose old version was serving
+    still serves it."""
+
+    loaded: list[str] = Field(default_factory=list, description="New models.")
+    reloaded: list[str] = Field(default_factory=list, description="Changed models, swapped in.")
+    unloaded: list[str] = Field(default_factory=list, description="Models whose folder is gone.")
+    failed: dict[str, str] = Field(default_factory=dict, description="Model name: the reason.")

@@ -11,7 +11,7 @@ import pytest
 from fovea.errors import ModelConfigError
 from fovea.models import ACTIVATION, Repository, load_spec
 from tests import onnx_models
-from tests.helpers import write_model
+from tests.helpers import model_spec, single, write_model
 
 CAM = """
 task = "classify"
@@ -36,7 +36,7 @@ def _repository(tmp_path: Path, activation: str) -> Repository:
 
 
 def test_the_activation_comes_with_the_outputs(tmp_path: Path) -> None:
-    model = _repository(tmp_path, "features").get("cam")
+    model = single(_repository(tmp_path, "features"), "cam")
     assert model.activation == "features"
     red = np.zeros((32, 32, 3), np.uint8)
     red[..., 0] = 255
@@ -80,4 +80,4 @@ def test_the_section_is_validated(tmp_path: Path, section: str, message: str) ->
 
 def test_no_section_means_no_activation(tmp_path: Path) -> None:
     (tmp_path / "model.toml").write_text(CAM.format(activation="x").split("[explain]")[0])
-    assert load_spec(tmp_path).explain.activation is None
+    assert model_spec(tmp_path).explain.activation is None

@@ -6,6 +6,7 @@ import pytest
 
 from fovea.errors import ModelConfigError, ModelNotFound, ModelUnavailable
 from fovea.models import Repository
+from tests.helpers import single
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +28,8 @@ def test_statuses(repository: Repository) -> None:
         "colour-batched": "ready",
         "channel-batched": "ready",
         "overload-test": "ready",
+        "pipeline-broken": "failed",
+        "pipeline-test": "ready",
         "red-test": "ready",
         "yolov5-test": "ready",
         "yolov8-test": "ready",
@@ -37,6 +40,9 @@ def test_statuses(repository: Repository) -> None:
 def test_failed_models_keep_their_reason(repository: Repository) -> None:
     assert "INVALID_PROTOBUF" in (repository.entries["broken-onnx"].error or "")
     assert "input: Field required" in (repository.entries["broken-toml"].error or "")
+    assert repository.entries["pipeline-broken"].error == (
+        "pipeline stage 'nope' is not a model of the repository"
+    )
     with pytest.raises(ModelUnavailable, match="failed"):
         repository.get("broken-onnx")
 
@@ -51,15 +57,15 @@ def test_highest_version_is_served_unless_asked(repository: Repository) -> None:
 
 
 def test_shared_weights_share_one_session(repository: Repository) -> None:
-    camtrap = repository.get("camtrap-test")
+    camtrap = single(repository, "camtrap-test")
     assert camtrap.version == "2"  # pinned in its model.toml
-    assert camtrap.session is repository.get("yolov8-test", "2").session
+    assert camtrap.session is single(repository, "yolov8-test", "2").session
     assert camtrap.labels == ("animal", "human")
 
 
 def test_fixed_and_dynamic_batch_are_detected(repository: Repository) -> None:
-    assert repository.get("yolov5-test").session.fixed_batch == 1
-    assert repository.get("yolov8-test").session.fixed_batch is None
+    assert single(repository, "yolov5-test").session.fixed_batch == 1
+    assert single(repository, "yolov8-test").session.fixed_batch is None
 
 
 def test_a_missing_folder_is_an_error(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from fovea.errors import ModelConfigError
 from fovea.models import load_spec
+from tests.helpers import model_spec
 
 VALID = """
 task = "detect"
@@ -25,7 +26,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_valid_spec_with_defaults(tmp_path: Path) -> None:
-    spec = load_spec(_write(tmp_path, VALID))
+    spec = model_spec(_write(tmp_path, VALID))
     assert spec.labels == ("animal", "person", "vehicle")
     assert spec.input.size_wh == (640, 640)
     assert spec.input.pad_value == 114
@@ -36,12 +37,12 @@ def test_valid_spec_with_defaults(tmp_path: Path) -> None:
 def test_labels_file_is_read(tmp_path: Path) -> None:
     (tmp_path / "labels.txt").write_text("cat\n\ndog\n")
     text = VALID.replace('labels = ["animal", "person", "vehicle"]', 'labels_file = "labels.txt"')
-    assert load_spec(_write(tmp_path, text)).labels == ("cat", "dog")
+    assert model_spec(_write(tmp_path, text)).labels == ("cat", "dog")
 
 
 def test_class_map_reports_targets_in_first_seen_order(tmp_path: Path) -> None:
     text = VALID + '[class_map]\nperson = "human"\nanimal = "beast"\nvehicle = "human"\n'
-    assert load_spec(_write(tmp_path, text)).reported_labels == ("human", "beast")
+    assert model_spec(_write(tmp_path, text)).reported_labels == ("human", "beast")
 
 
 @pytest.mark.parametrize(

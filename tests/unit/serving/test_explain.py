@@ -100,6 +100,7 @@ def test_each_model_lists_the_methods_it_can_use(repository: Repository) -> None
     assert methods_for(repository.get("colour")) == ("rise", "occlusion")
     assert methods_for(repository.get("planted")) == ("drise",)
     assert methods_for(repository.get("segmenter")) == ()
+    assert methods_for(repository.get("two-stage")) == ()
 
 
 async def test_a_detection_is_explained_by_its_box(repository: Repository) -> None:
@@ -131,6 +132,7 @@ async def test_a_detection_is_explained_by_its_box(repository: Repository) -> No
         ("cam", {"method": "drise"}, "drise does not explain classify models"),
         ("planted", {"method": "rise"}, "rise does not explain detect models; use drise"),
         ("segmenter", {}, "is a segment model; explain takes classifiers and detectors"),
+        ("two-stage", {}, "runs 'planted', then 'colour' on its boxes: explain each of them"),
         ("cam", {"target": "purple"}, "target 'purple' is not a label of model 'cam'"),
         ("cam", {"box_index": 0}, "box and box_index choose a detection"),
         ("cam", {"method": "rise", "masks": 200}, "runs the model 200 times; this server allows"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import anyio
 import numpy as np
@@ -17,6 +18,7 @@ from fovea.errors import InvalidBase64, InvalidParameter
 from fovea.models import Repository
 from fovea.serving import Base64, Encoded, FetchPolicy, Frame, ImageInput, Priority, Service
 from fovea.vision import Limits
+from tests.helpers import single
 
 pytestmark = pytest.mark.anyio
 
@@ -26,7 +28,13 @@ class Recorder:
         self.batches: dict[str, list[int]] = {}
         self.predictions: list[tuple[str, bool]] = []
 
-    def observe_prediction(self, model: str, timing_ms: Mapping[str, float], ok: bool) -> None:
+    def observe_prediction(
+        self,
+        model: str,
+        timing_ms: Mapping[str, float],
+        ok: bool,
+        cpu_ms: Mapping[str, float] | None = None,
+    ) -> None:
         self.predictions.append((model, ok))
 
     def observe_batch(self, model: str, size: int) -> None:
@@ -141,3 +149,40 @@ async def test_interactive_requests_go_ahead_of_queued_background_work(
             await anyio.sleep(0.01)
             group.start_soon(run, "interactive", Priority.INTERACTIVE)
     assert finished.index("interactive") <= 1  # at most the one already running goes first
+
+
+async def test_a_url_slower_than_httpx_default_but_within_the_policy_is_fetched(
+    repository: Repository,
+) -> None:
+    from fovea.serving import Url
+    from tests import local_http
+
+    policy = FetchPolicy.build(timeout_s=8, max_bytes=10_000_000, allowlist=["127.0.0.1"])
+    with local_http.serve() as base:
+        async with Service(Limits(), policy, workers=1) as service:
+            [outcome] = await service.predict(
+                repository.get("colour-test"), [ImageInput("slow", Url(f"{base}/slower"))], Params()
+            )
+    assert outcome.error is None
+    assert outcome.prediction is not None
+
+
+async def test_an_image_alone_on_the_server_may_use_every_core(repository: Repository) -> None:
+    served = single(repository, "colour-test")
+    seen: list[bool] = []
+    infer = served.infer
+
+    def recording(tensors: list[Any], *, idle: bool = False) -> Any:
+        seen.append(idle)
+        return infer(tensors, idle=idle)
+
+    served.infer = recording  # type: ignore[method-assign,assignment]
+    try:
+        images = [ImageInput(str(i), Encoded(data)) for i, data in enumerate(_images(6))]
+        async with Service(Limits(), FetchPolicy(), workers=2) as service:
+            await service.predict(served, images[:1], Params())
+            await service.predict(served, images, Params())
+    finally:
+        del served.infer
+    assert seen[0] is True  # alone: the idle session
+    assert seen[1:].count(False) >= 4  # six at once: mostly the one-thread session

@@ -45,6 +45,9 @@ def test_label_tag_sits_above_the_box_with_its_text() -> None:
     assert label_texts(DETS) == ["dog 0.87"]
     tracked = DETS.replace(tracker_id=np.array([12]))
     assert label_texts(tracked, show_score=False) == ["#12 dog"]
+    species = np.array([["beagle", ""]], object)
+    two_stage = DETS.replace(data={"class_names": species})
+    assert label_texts(two_stage) == ["dog 0.87: beagle"]
 
 
 def test_keypoints_are_dots_in_the_class_colour() -> None:

@@ -19,7 +19,7 @@ from fovea.api.deps import RepositoryDep, ServiceDep, SettingsDep
 from fovea.api.inputs import inputs_of, is_multipart, read_json, read_uploads
 from fovea.core import Detections, ExplainParams, ExplainQuery
 from fovea.errors import InvalidRequest
-from fovea.models import ServedModel
+from fovea.models import Servable
 from fovea.serving import Base64, Explanation, Source, explain
 from fovea.vision.annotators import BoxAnnotator, HeatmapAnnotator
 from fovea.wire import (
@@ -170,7 +170,7 @@ def _negotiated(accept: str) -> Format:
     return "jpeg" if "image/jpeg" in accept else "png"
 
 
-def _json(served: ServedModel, explanation: Explanation) -> bytes:
+def _json(served: Servable, explanation: Explanation) -> bytes:
     heatmap = explanation.heatmap
     height, width = heatmap.values_hw.shape
     box = explanation.box

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from fovea.api.deps import RepositoryDep
 from fovea.errors import ModelNotFound
-from fovea.models import ModelEntry
+from fovea.models import ModelEntry, PipelineModelSpec, ServedModel
 from fovea.serving import batch_size, methods_for
 from fovea.wire import InputInfo, ModelInfo, ModelList, Problem
 
@@ -39,7 +39,12 @@ def model_info(entry: ModelEntry) -> ModelInfo:
     if spec is None:
         return info
     served = next(iter(entry.served.values()), None)
-    info.task, info.decoder, info.description = spec.task, spec.decoder, spec.description
+    info.task, info.description = spec.task, spec.description
+    if isinstance(spec, PipelineModelSpec):
+        info.pipeline = spec.pipeline.model_dump()
+        info.labels = list(served.labels) if served else []
+        return info
+    info.decoder = spec.decoder
     info.labels = list(served.labels if served else spec.reported_labels)
     info.input = InputInfo(
         size=list(spec.input.size),
@@ -50,7 +55,7 @@ def model_info(entry: ModelEntry) -> ModelInfo:
         name=spec.input.name,
     )
     info.postprocess = spec.postprocess.model_dump(exclude_none=True)
-    if served is not None:
+    if isinstance(served, ServedModel):
         info.dynamic_batch = served.session.fixed_batch is None
         info.max_batch_size = batch_size(served)
         info.providers = served.session.providers

@@ -20,7 +20,7 @@ from fovea.api.errors import count, problem_body, problem_response
 from fovea.api.inputs import read_inputs
 from fovea.core import Params, QueryParams
 from fovea.errors import InvalidRequest
-from fovea.models import ServedModel
+from fovea.models import Servable
 from fovea.serving import ItemOutcome
 from fovea.vision.annotators import annotate
 from fovea.wire import PredictResponse, Problem, output_of
@@ -128,7 +128,7 @@ async def render(
     return Response(body, media_type=f"image/{image_format}")
 
 
-def response_of(served: ServedModel, outcomes: Sequence[ItemOutcome]) -> PredictResponse:
+def response_of(served: Servable, outcomes: Sequence[ItemOutcome]) -> PredictResponse:
     """The predict answer: each image's output, and each failed image's problem under its id."""
     return PredictResponse(
         model=served.name,

@@ -18,8 +18,9 @@ def main() -> None:
         st.error(listed.message)
         return
     for model in listed:
-        if model.status == "failed":
-            st.error(f"**{model.name}** failed to load: {model.error or 'no reason given'}")
+        if model.status in ("failed", "unavailable"):  # unavailable: a remote backend is down
+            what = "failed to load" if model.status == "failed" else "is unavailable"
+            st.error(f"**{model.name}** {what}: {model.error or 'no reason given'}")
     st.dataframe(logic.model_rows(listed), hide_index=True, width="stretch")
     for model in listed:
         with st.expander(f"{model.name}: {model.status}"):

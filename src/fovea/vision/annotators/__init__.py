@@ -15,6 +15,7 @@ from fovea.vision.annotators._base import Annotator
 from fovea.vision.annotators._boxes import BoxAnnotator
 from fovea.vision.annotators._captions import CaptionAnnotator
 from fovea.vision.annotators._heatmap import COLORMAPS, HeatmapAnnotator, colormap
+from fovea.vision.annotators._inspection import STATUS_COLOURS, InspectionAnnotator
 from fovea.vision.annotators._keypoints import KeypointAnnotator
 from fovea.vision.annotators._labels import LabelAnnotator, label_texts
 from fovea.vision.annotators._masks import MaskAnnotator
@@ -43,10 +44,12 @@ def annotate(
 __all__ = [
     "COLORMAPS",
     "DEFAULT_CHAINS",
+    "STATUS_COLOURS",
     "Annotator",
     "BoxAnnotator",
     "CaptionAnnotator",
     "HeatmapAnnotator",
+    "InspectionAnnotator",
     "KeypointAnnotator",
     "LabelAnnotator",
     "MaskAnnotator",

@@ -32,6 +32,14 @@ def test_bench_writes_the_ceiling_and_every_row(model_repo: Path, tmp_path: Path
     ]
     assert all(r["images_per_s"] > 0 and r["errors"] == 0 for r in report["rows"])
     assert all(c["images_per_s"] > 0 for c in report["ceiling"])
+    [limit] = [c for c in report["ceiling"] if c["model_only"]]
+    assert limit["workers"] >= 1
+    for row in report["rows"]:  # CPU per image by stage, from the server's own counters
+        assert set(row["cpu_ms"]) == {"decode", "preprocess", "infer", "postprocess"}
+        assert row["cpu_ms"]["preprocess"] > 0
+        assert row["other_cpu_ms_per_request"] is not None
+        assert row["ratio_to_model_only"] > 0
     table = (out / "bench.md").read_text()
-    assert "| clients | images/request | img/s | x ceiling |" in table
+    assert "| clients | images/request | img/s | x ceiling | x model-only |" in table
+    assert "| model only |" in table
     assert (out / "bench.png").stat().st_size > 0
