@@ -9,7 +9,7 @@ UI_PORT ?= 8501
 API_URL ?= http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck pytest clean chromium
+.PHONY: run test lint typecheck pytest clean chromium video-libs deploy-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ run: $(VENV)/.installed-run
 	trap 'kill $$api 2>/dev/null; wait $$api 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	FOVEA_API_URL=$(API_URL) $(BIN)/fovea ui --host $(HOST) --port $(UI_PORT)
 
-test: chromium lint typecheck pytest
+test: chromium video-libs deploy-tools lint typecheck pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests tools benchmarks
@@ -43,13 +43,29 @@ typecheck: $(VENV)/.installed-dev
 
 # Line coverage of src/fovea, servers started by the tests included; fails under the floor in
 # pyproject.toml ([tool.coverage.report]).
-pytest: $(VENV)/.installed-dev chromium
+pytest: $(VENV)/.installed-dev chromium video-libs deploy-tools
 	$(BIN)/pytest --cov
 
 # Debian's chromium for the UI's browser test (Playwright's own downloads need the internet).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1 || \
 	{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends chromium; }
+
+# OpenCV's wheel (pulled in by the tracker, `trackers`) loads libGL and GLib, which slim
+# Debian images lack.
+video-libs:
+	@ldconfig -p | grep -q 'libGL.so.1 ' && ldconfig -p | grep -q 'libgthread-2.0.so.0 ' || \
+	! command -v apt-get >/dev/null 2>&1 || \
+	{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends libgl1 libglib2.0-0; }
+
+# Debian's podman (with runc), debootstrap and prometheus (with promtool) for tests/deploy: it
+# builds and runs the images in deploy/ and runs Prometheus against Fovea (README, "Deploying").
+DEPLOY_TOOLS := podman runc debootstrap prometheus promtool
+deploy-tools:
+	@(for tool in $(DEPLOY_TOOLS); do PATH="$$PATH:/usr/sbin:/sbin" command -v $$tool >/dev/null || exit 1; done) || \
+	! command -v apt-get >/dev/null 2>&1 || \
+	{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends \
+		podman runc debootstrap prometheus; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

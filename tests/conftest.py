@@ -10,6 +10,7 @@ from fovea.api.app import create_app
 from fovea.config import Settings
 from tests.helpers import build_repository
 from tests.inspection import planted
+from tests.video.clips import Clips, make_clips
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +40,10 @@ def client(model_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> Clips:
+    """Video clips panning across real photos, in several codecs, and broken ones (see
+    tests/video/clips.py); made once per session."""
+    return make_clips(tmp_path_factory.mktemp("clips"))

@@ -1,12 +1,16 @@
 """The README tells a newcomer the truth: its commands, settings, routes and CLI all exist."""
 
+import importlib
 import re
 import subprocess
 import sys
 from pathlib import Path
+from pkgutil import iter_modules
 
+from fastapi.routing import APIWebSocketRoute
 from typer.main import get_command
 
+from fovea.api import routes
 from fovea.api.app import create_app
 from fovea.cli import app as cli_app
 from fovea.config import Settings
@@ -46,7 +50,20 @@ def test_every_fovea_command_in_the_readme_exists() -> None:
 
 
 def test_every_route_in_the_readme_is_served() -> None:
-    paths = {*create_app(Settings()).openapi()["paths"], "/docs", "/redoc", "/openapi.json"}
+    # OpenAPI has no WebSocket routes: take those from the routers.
+    modules = [
+        importlib.import_module(f"{routes.__name__}.{m.name}")
+        for m in iter_modules(routes.__path__)
+    ]
+    routers = [m.router for m in modules]
+    sockets = {r.path for x in routers for r in x.routes if isinstance(r, APIWebSocketRoute)}
+    paths = {
+        *create_app(Settings()).openapi()["paths"],
+        *sockets,
+        "/docs",
+        "/redoc",
+        "/openapi.json",
+    }
     shown = set(re.findall(r"localhost:8000(/[\w/{}.-]*)", README))
     assert shown, "the README shows no route"
     templated = [re.sub(r"\{[^}]+\}", "[^/]+", p) for p in paths]

@@ -1,4 +1,4 @@
-"""The `fovea` command: serve, ui, predict, models, bench, inspect, patterns, camera."""
+"""The `fovea` command: serve, ui, predict, models, bench, inspect, patterns, camera, video."""
 
 from __future__ import annotations
 
@@ -67,8 +67,10 @@ def serve(
 
 @app.command()
 def ui(
-    port: Annotated[int, typer.Option(help="Listen port.")] = 8501,
-    host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Listen port.", envvar="FOVEA_UI_PORT")] = 8501,
+    host: Annotated[
+        str, typer.Option(help="Listen address.", envvar="FOVEA_UI_HOST")
+    ] = "127.0.0.1",
     api_url: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(help="Fovea API to talk to (default: FOVEA_API_URL, then .env)."),
@@ -268,6 +270,77 @@ def bench(
     command = "fovea bench " + " ".join(sys.argv[2:])
     for path in report.write(out_dir, rows, ceilings, command.strip()):
         typer.echo(f"wrote {path}")
+
+
+@app.command()
+def video(
+    file: Annotated[Path, typer.Argument(help="A video file.", exists=True, dir_okay=False)],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name.")],
+    server: ServerOpt = None,
+    repository: RepositoryOpt = None,
+    mode: Annotated[
+        list[str],
+        typer.Option(help="sequential, concurrent or stream; repeat or comma-separate."),
+    ] = ["sequential", "concurrent", "stream"],  # noqa: B006 - typer needs a list default
+    batch: Annotated[int, typer.Option(help="Frames per request (concurrent).")] = 8,
+    concurrency: Annotated[int, typer.Option(help="Requests, or frames, in flight.")] = 4,
+    streams: Annotated[str, typer.Option(help="Clients at once, comma-separated.")] = "1",
+    fps: Annotated[Optional[float], typer.Option(help="Frames a second to send.")] = None,  # noqa: UP045
+    max_frames: Annotated[Optional[int], typer.Option(help="Most frames to send.")] = None,  # noqa: UP045
+    out: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Write the video with the first mode's results drawn on it (MP4)."),
+    ] = None,
+    api_key: Annotated[Optional[str], typer.Option(envvar="FOVEA_API_KEY")] = None,  # noqa: UP045
+) -> None:
+    """Send a video's frames to a server one by one, in concurrent batches, or over the
+    WebSocket, and print frames, total time, frames/s and p50/p99 per frame for each mode."""
+    import functools
+    from contextlib import AbstractContextManager, nullcontext
+
+    import anyio
+
+    from fovea.bench.server import started_server
+    from fovea.errors import FoveaError
+    from fovea.models import BUNDLED
+    from fovea.video import clients
+    from fovea.video.options import Sampling
+
+    modes = [m.strip() for item in mode for m in item.split(",") if m.strip()]
+    unknown = sorted(set(modes) - set(clients.MODES))
+    if unknown or not modes:
+        typer.echo(f"error: unknown mode {unknown}; choose from {list(clients.MODES)}", err=True)
+        raise typer.Exit(2)
+    try:
+        clip = clients.load_clip(file, Sampling(fps=fps, max_frames=max_frames))
+    except FoveaError as exc:
+        typer.echo(f"error: {file}: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"{file.name}: {len(clip.jpegs)} frames to send")
+    target: AbstractContextManager[tuple[str, int | None]] = (
+        nullcontext((server, None)) if server else started_server(repository or BUNDLED)
+    )
+    results = []
+    with target as (url, _):
+        for name in modes:
+            for count in (int(n) for n in streams.split(",")):
+                run = functools.partial(
+                    clients.run_mode,
+                    url,
+                    model,
+                    clip,
+                    name,  # type: ignore[arg-type]
+                    streams=count,
+                    batch=batch,
+                    concurrency=concurrency,
+                    api_key=api_key,
+                )
+                results.append(anyio.run(run))
+    typer.echo(clients.table(results))
+    if out is not None:
+        rate = fps or clip.fps
+        written = clients.write_annotated(out, clip, results[0].outputs, rate)
+        typer.echo(f"wrote {out} ({written} frames)")
 
 
 def _settings(repository: Path | None) -> Any:

@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +17,18 @@ from pydantic import BaseModel
 from fovea.core import ExplainParams, Params
 from fovea.inspection.camera import TakePhotoParams
 from fovea.inspection.patterns import Pattern, dump_pattern
-from fovea.wire import ExplainResponse, ModelInfo, ModelList, PredictResponse, Readiness
+from fovea.wire import (
+    ExplainResponse,
+    FrameLine,
+    ModelInfo,
+    ModelList,
+    PredictResponse,
+    Readiness,
+    VideoError,
+    VideoHeader,
+    VideoSummary,
+    read_video_line,
+)
 from fovea.wire.inspection import (
     InspectionList,
     InspectionSummary,
@@ -96,6 +108,60 @@ def explain_request(
         given["box"] = ",".join(str(v) for v in given["box"])
     files = [("file", _file(image, 0))]
     return {"method": "POST", "url": url, "params": {**query, **given}, "files": files}
+
+
+@dataclass(frozen=True)
+class VideoAnswer:
+    """A video's NDJSON answer: the header, the frames in order, and the summary, or the error
+    that ended the video early (the frames before it are kept)."""
+
+    header: VideoHeader
+    frames: list[FrameLine]
+    summary: VideoSummary | None
+    error: VideoError | None
+
+    @classmethod
+    def from_lines(cls, lines: Iterable[str | bytes]) -> VideoAnswer:
+        header, frames, summary, error = None, [], None, None
+        for text in lines:
+            if not text.strip():
+                continue
+            line = read_video_line(text)
+            if isinstance(line, VideoHeader):
+                header = line
+            elif isinstance(line, FrameLine):
+                frames.append(line)
+            elif isinstance(line, VideoSummary):
+                summary = line
+            else:
+                error = line
+        if header is None:
+            raise ValueError("the answer has no header line: not a Fovea video answer")
+        return cls(header, frames, summary, error)
+
+
+def video_request(
+    model: str,
+    video: ImageSource,
+    params: Params,
+    version: str | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """httpx request arguments for the video route: a multipart upload, or JSON for a URL.
+    `options`: fps, stride, start, end, max_frames, track, format (None ones left out)."""
+    query = {k: v for k, v in options.items() if v is not None}
+    query = {k: (str(v).lower() if isinstance(v, bool) else v) for k, v in query.items()}
+    if version:
+        query["version"] = version
+    url = f"/v1/models/{model}/video"
+    if isinstance(video, str):
+        body = {"url": video, "params": params.model_dump(mode="json", exclude_none=True)}
+        return {"method": "POST", "url": url, "params": query, "json": body}
+    values = params.model_dump(exclude_none=True)
+    if "classes" in values:
+        values["classes"] = ",".join(values["classes"])
+    files = [("file", _file(video, 0))]
+    return {"method": "POST", "url": url, "params": {**query, **values}, "files": files}
 
 
 def read_json(response: httpx.Response) -> Any:
@@ -351,6 +417,63 @@ class Client:
     def inspection_image(self, inspection_id: str) -> bytes:
         return read_bytes(self.http.get(f"/v1/inspections/{inspection_id}/image"))
 
+    def video(
+        self,
+        model: str,
+        video: ImageSource,
+        params: Params | None = None,
+        version: str | None = None,
+        *,
+        fps: float | None = None,
+        stride: int | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        max_frames: int | None = None,
+        track: bool = False,
+        **overrides: Any,
+    ) -> VideoAnswer:
+        """A video (path, bytes or URL) through a model: every processed frame's result."""
+        request = video_request(
+            model,
+            video,
+            params_of(params, overrides),
+            version,
+            fps=fps,
+            stride=stride,
+            start=start,
+            end=end,
+            max_frames=max_frames,
+            track=track,
+        )
+        with self.http.stream(**request) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise APIError(response.status_code, _problem(response))
+            return VideoAnswer.from_lines(response.iter_lines())
+
+    def video_mp4(
+        self,
+        model: str,
+        video: ImageSource,
+        params: Params | None = None,
+        version: str | None = None,
+        *,
+        fps: float | None = None,
+        track: bool = False,
+        **overrides: Any,
+    ) -> bytes:
+        """The video with the results drawn on it: H.264 MP4 bytes."""
+        request = video_request(
+            model,
+            video,
+            params_of(params, overrides),
+            version,
+            fps=fps,
+            track=track,
+            format="mp4",
+        )
+        return read_bytes(self.http.request(**request))
+
 
 class AsyncClient:
     """Asynchronous twin of Client, method for method."""
@@ -484,3 +607,58 @@ class AsyncClient:
 
     async def inspection_image(self, inspection_id: str) -> bytes:
         return read_bytes(await self.http.get(f"/v1/inspections/{inspection_id}/image"))
+
+    async def video(
+        self,
+        model: str,
+        video: ImageSource,
+        params: Params | None = None,
+        version: str | None = None,
+        *,
+        fps: float | None = None,
+        stride: int | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        max_frames: int | None = None,
+        track: bool = False,
+        **overrides: Any,
+    ) -> VideoAnswer:
+        request = video_request(
+            model,
+            video,
+            params_of(params, overrides),
+            version,
+            fps=fps,
+            stride=stride,
+            start=start,
+            end=end,
+            max_frames=max_frames,
+            track=track,
+        )
+        async with self.http.stream(**request) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                raise APIError(response.status_code, _problem(response))
+            return VideoAnswer.from_lines([line async for line in response.aiter_lines()])
+
+    async def video_mp4(
+        self,
+        model: str,
+        video: ImageSource,
+        params: Params | None = None,
+        version: str | None = None,
+        *,
+        fps: float | None = None,
+        track: bool = False,
+        **overrides: Any,
+    ) -> bytes:
+        request = video_request(
+            model,
+            video,
+            params_of(params, overrides),
+            version,
+            fps=fps,
+            track=track,
+            format="mp4",
+        )
+        return read_bytes(await self.http.request(**request))

@@ -18,6 +18,7 @@ from pydantic_settings import (
 from fovea.inspection.camera import CameraConfig, TakePhotoParams
 from fovea.runtime.onnx import RuntimeOptions
 from fovea.serving import FetchPolicy
+from fovea.video.options import VideoLimits
 from fovea.vision import Limits
 
 
@@ -123,6 +124,17 @@ class Settings(BaseSettings):
         description="Reload the repository when its files change, checking this often, "
         "seconds; 0 turns polling off (POST /v1/repository/reload still works).",
     )
+    # Video (POST /v1/models/{model}/video and WS /v1/models/{model}/stream).
+    video_max_bytes: int = Field(
+        100 * 1024 * 1024, description="Largest video upload or URL download, bytes."
+    )
+    video_max_duration_s: float = Field(
+        600.0, description="Longest stretch of a video processed in one request, seconds."
+    )
+    video_max_frames: int = Field(10_000, description="Most frames processed in one request.")
+    stream_max_in_flight: int = Field(
+        8, description="Most frames in flight a WebSocket stream may ask for (max_in_flight)."
+    )
     explain_max_evaluations: int = Field(
         1024, ge=1, description="Most perturbed images one explanation may run through a model."
     )
@@ -190,6 +202,15 @@ class Settings(BaseSettings):
     @property
     def limits(self) -> Limits:
         return Limits(self.max_image_bytes, self.max_image_pixels)
+
+    @property
+    def video_limits(self) -> VideoLimits:
+        return VideoLimits(
+            self.video_max_bytes,
+            self.video_max_duration_s,
+            self.video_max_frames,
+            self.max_image_pixels,
+        )
 
     @property
     def runtime(self) -> RuntimeOptions:

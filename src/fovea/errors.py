@@ -13,7 +13,9 @@ FoveaError
 │   ├── InvalidParameter              422 invalid-parameter
 │   ├── URLRefused                    400 url-refused
 │   ├── URLFetchFailed                422 url-fetch-failed
-│   └── InvalidPattern                422 invalid-pattern
+│   ├── InvalidPattern                422 invalid-pattern
+│   ├── VideoDecodeError              422 video-decode
+│   └── VideoTooLong                  413 video-too-long
 ├── Unauthorized                      401 unauthorized
 ├── RateLimited                       429 rate-limited
 ├── ModelNotFound                     404 model-not-found
@@ -28,6 +30,7 @@ FoveaError
 ├── ExtraNotInstalled                 501 extra-not-installed
 ├── BackendUnavailable                503 backend-unavailable
 ├── BackendError                      502 backend-error
+├── VideoUnavailable                  501 video-unavailable
 └── ModelConfigError (also ValueError) a broken model.toml or ONNX file, found at load time
 """
 
@@ -135,6 +138,30 @@ class URLFetchFailed(InputError):
     status = 422
     type = "url-fetch-failed"
     title = "URL could not be fetched"
+
+
+class VideoDecodeError(InputError):
+    """The bytes are not a video PyAV can read, have no video stream, or break off halfway."""
+
+    status = 422
+    type = "video-decode"
+    title = "Video could not be decoded"
+
+
+class VideoTooLong(InputError):
+    """The part of a video to process is longer than FOVEA_VIDEO_MAX_DURATION_S."""
+
+    status = 413
+    type = "video-too-long"
+    title = "Video too long"
+
+
+class VideoUnavailable(FoveaError):
+    """This installation lacks the `video` extra (PyAV, the tracker)."""
+
+    status = 501
+    type = "video-unavailable"
+    title = "Video support not installed"
 
 
 class Unauthorized(FoveaError):
@@ -288,6 +315,9 @@ PROBLEM_TYPES: tuple[type[FoveaError], ...] = (
     TooManyImages,
     URLRefused,
     URLFetchFailed,
+    VideoDecodeError,
+    VideoTooLong,
+    VideoUnavailable,
     RequestTooLarge,
     Unauthorized,
     RateLimited,

@@ -117,6 +117,7 @@ def test_metrics_after_a_few_requests(client: TestClient) -> None:
         'fovea_model_loaded{model="yolov8-test",status="ready"} 1.0',
         'fovea_model_load_seconds{model="yolov8-test"}',
         'fovea_queue_depth{model="yolov8-test"} 0.0',
+        'fovea_queue_limit{model="overload-test"} 2.0',
         "fovea_http_requests_in_flight",
     ):
         assert expected in text, expected

@@ -82,8 +82,8 @@ PATTERN = '[[objects]]\nlabel = "dog"\nbox = [0.1, 0.1, 0.1, 0.1]\n'
 
 @pytest.fixture(scope="module")
 def exported(model_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
-    """Series name -> label names, from /metrics after a prediction, an inspection, an error
-    and a 404."""
+    """Series name -> label names, from /metrics after a prediction, an inspection, an error,
+    a 404 and a WebSocket stream's frame."""
     data = tmp_path_factory.mktemp("data")
     settings = Settings(model_repository=model_repo, workers=2, data_dir=data)
     with TestClient(create_app(settings)) as client:
@@ -98,6 +98,10 @@ def exported(model_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
         bad = {"files": ("x", b"not an image")}
         assert client.post("/v1/models/yolov8-test/predict", files=bad).status_code == 422
         assert client.get("/v1/models/no-such-model").status_code == 404
+        with client.websocket_connect("/v1/models/yolov8-test/stream") as stream:
+            stream.receive_text()  # ready
+            stream.send_bytes(good["files"][1])
+            stream.receive_text()  # its answer
         response = client.get("/metrics")
     assert response.status_code == 200
     series: dict[str, set[str]] = {}

@@ -9,10 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from fovea import cli
+from fovea.ui.launch import streamlit_command
 from tests.deploy import DEPLOY, ROOT
 from tests.deploy.dockerfile import (
     Instruction,
+    Stage,
     chain,
     ignore_patterns,
     inherited,
@@ -22,7 +26,7 @@ from tests.deploy.dockerfile import (
 from tests.servers import fovea_server
 
 CPU, GPU = DEPLOY / "Dockerfile", DEPLOY / "Dockerfile.gpu"
-SERVE = ["fovea", "serve", "--host", "0.0.0.0"]
+SERVE = ["fovea", "serve"]  # FOVEA_HOST and FOVEA_PORT, set in the image, say where
 
 
 @pytest.mark.parametrize("dockerfile", [CPU, GPU], ids=["cpu", "gpu"])
@@ -34,6 +38,13 @@ def test_the_default_target_serves_the_api(dockerfile: Path) -> None:
     assert cmd is not None
     assert cmd.exec_form() == SERVE
     assert "8000" in (api.last("EXPOSE") or Instruction("EXPOSE", {}, "")).args.split()
+    assert {"FOVEA_HOST=0.0.0.0", "FOVEA_PORT=8000"} <= _env(stages, api)
+
+
+def _env(stages: list[Stage], stage: Stage) -> set[str]:
+    """NAME=value words of the ENV instructions a stage inherits."""
+    lines = (i.args for s in chain(stages, stage) for i in s.instructions if i.keyword == "ENV")
+    return {word for line in lines for word in line.split()}
 
 
 def _targets() -> list[tuple[Path, str]]:
@@ -73,13 +84,27 @@ def test_ui_target_runs_fovea_ui_with_the_ui_extra() -> None:
     ui = stage_named(stages, "ui")
     cmd = inherited(stages, ui, "CMD")
     assert cmd is not None
-    assert cmd.exec_form()[:4] == ["fovea", "ui", "--host", "0.0.0.0"]
+    assert cmd.exec_form() == ["fovea", "ui"]
     assert "8501" in (ui.last("EXPOSE") or Instruction("EXPOSE", {}, "")).args.split()
     venv = next(i for i in ui.instructions if i.keyword == "COPY" and "from" in i.flags)
     installs = " ".join(i.args for i in stage_named(stages, venv.flags["from"]).instructions)
     assert "[ui]" in installs
-    env = " ".join(i.args for s in chain(stages, ui) for i in s.instructions if i.keyword == "ENV")
-    assert "FOVEA_API_URL=http://api:8000" in env
+    env = _env(stages, ui)
+    assert {"FOVEA_API_URL=http://api:8000", "FOVEA_UI_HOST=0.0.0.0", "FOVEA_UI_PORT=8501"} <= env
+    check = inherited(stages, ui, "HEALTHCHECK")
+    assert check is not None
+    assert "FOVEA_UI_PORT" in check.exec_form()[2]
+
+
+def test_fovea_ui_listens_where_the_ui_image_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The UI image sets FOVEA_UI_HOST and FOVEA_UI_PORT: `fovea ui` must read them."""
+    calls: list[list[str]] = []
+    monkeypatch.setattr("os.execve", lambda path, args, env: calls.append(args))
+    monkeypatch.setenv("FOVEA_UI_HOST", "0.0.0.0")
+    monkeypatch.setenv("FOVEA_UI_PORT", "8599")
+    result = CliRunner().invoke(cli.app, ["ui"])
+    assert result.exit_code == 0, result.output
+    assert calls == [streamlit_command(8599, "0.0.0.0")]
 
 
 @pytest.mark.parametrize("dockerfile", [CPU, GPU], ids=["cpu", "gpu"])

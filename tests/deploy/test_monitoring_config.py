@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.deploy import COMPOSE, DEPLOY, load_yaml
+from tests.deploy import COMPOSE, DEPLOY, ROOT, load_yaml
 
 PROVISIONING = DEPLOY / "grafana/provisioning"
 
@@ -41,3 +41,28 @@ def test_grafana_dashboards_provider_loads_fovea_json() -> None:
     dashboard = json.loads((DEPLOY / "grafana/dashboards/fovea.json").read_text())
     assert dashboard["uid"] == "fovea"
     assert dashboard["title"] == "Fovea"
+
+
+def test_the_alert_rules_are_loaded_and_mounted_beside_the_config() -> None:
+    config = load_yaml(DEPLOY / "prometheus/prometheus.yml")
+    assert config["rule_files"] == ["alerts.yml"]
+    prometheus = load_yaml(COMPOSE)["services"]["prometheus"]
+    mounted = dict(v.split(":")[:2][::-1] for v in prometheus["volumes"] if v.startswith("."))
+    assert mounted["/etc/prometheus/alerts.yml"] == "./prometheus/alerts.yml"
+    assert mounted["/etc/prometheus/prometheus.yml"] == "./prometheus/prometheus.yml"
+
+
+def test_every_alert_is_unit_tested_and_documented() -> None:
+    rules = load_yaml(DEPLOY / "prometheus/alerts.yml")["groups"]
+    alerts = {rule["alert"] for group in rules for rule in group["rules"]}
+    assert len(alerts) >= 5
+    cases = load_yaml(ROOT / "tests/deploy/alerts.test.yml")["tests"]
+    firing = {
+        case["alertname"]
+        for test in cases
+        for case in test.get("alert_rule_test", [])
+        if case["exp_alerts"]
+    }
+    assert firing == alerts
+    readme = (ROOT / "README.md").read_text()
+    assert [alert for alert in sorted(alerts) if f"`{alert}`" not in readme] == []

@@ -19,6 +19,7 @@ from fovea.ui.widgets import SAMPLES
 from tests.inspection.cameras import emulated_camera
 from tests.ui.browser import CHROMIUM_ARGS, choose, find_chromium, wait_idle
 from tests.ui.servers import api_server, demo_repository, ui_server
+from tests.video.clips import CODECS, encode, pan_and_zoom
 
 PHOTOS = Path(__file__).parents[1] / "fixtures" / "photos"
 WIDTH, HEIGHT = 1400, 900
@@ -98,11 +99,30 @@ def take_all(page: Page, ui: str, out: Path) -> None:
         wait_idle(page)
     page.get_by_test_id("stImage").filter(has_text=re.compile(r"^NOK · astronaut")).wait_for()
     shoot(page, out / "inspect.png")
+    take_video(page, ui, out)
 
     open_page(page, f"{ui}/models", "Models")
     shoot(page, out / "models.png")
     open_page(page, f"{ui}/server", "Server")
     shoot(page, out / "server.png")
+
+
+def take_video(page: Page, ui: str, out: Path) -> None:
+    """The Video page on the test suite's pan from the astronaut to the cat, at 640x480."""
+    with tempfile.TemporaryDirectory() as scratch:
+        clip = Path(scratch) / "astronaut-to-cat.mp4"
+        encode(clip, CODECS["h264-mp4"], pan_and_zoom(90, (640, 480)))
+        open_page(page, f"{ui}/video", "Video")
+        choose(page, "Model", "coco")
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(clip)
+        page.locator("video").wait_for(timeout=300_000)
+        page.get_by_test_id("stVegaLiteChart").wait_for()
+        wait_idle(page)
+        page.locator("video").evaluate(
+            "v => v.readyState >= 2 || new Promise(ok => "
+            "v.addEventListener('loadeddata', ok, {once: true}))"
+        )
+        shoot(page, out / "video.png")
 
 
 def main(out: Path) -> None:

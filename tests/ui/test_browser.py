@@ -18,9 +18,38 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from fovea.ui.widgets import SAMPLES
 from tests.ui.browser import CHROMIUM_ARGS, choose, find_chromium, wait_idle
 from tests.ui.servers import api_server, demo_repository, ui_server
+from tests.video.clips import Clips
 
 # Resolves once the picture has loaded and decoded (rejects for a broken one): its natural size.
 NATURAL_SIZE = "async img => { await img.decode(); return [img.naturalWidth, img.naturalHeight]; }"
+# Resolves once the video's first frame has decoded (rejects with the media error code): its
+# duration, its size, and the mean brightness (0..765) of that frame drawn onto a canvas.
+FIRST_FRAME = """async video => {
+  if (video.readyState < 2) {
+    await new Promise((ok, bad) => {
+      video.addEventListener("loadeddata", ok, {once: true});
+      video.addEventListener("error", () => bad(new Error("media error " + video.error.code)));
+    });
+  }
+  // A loaded video may not have painted its frame yet on a busy machine: seek into it, then
+  // read the picture until it is there (bounded: 3 s).
+  video.currentTime = 0.3;
+  await new Promise(ok => video.addEventListener("seeked", ok, {once: true}));
+  const canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  const context = canvas.getContext("2d");
+  let mean = 0;
+  for (let attempt = 0; attempt < 30 && mean === 0; attempt++) {
+    if (attempt) await new Promise(ok => setTimeout(ok, 100));
+    context.drawImage(video, 0, 0);
+    const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    let sum = 0;
+    for (let i = 0; i < pixels.length; i += 4) sum += pixels[i] + pixels[i + 1] + pixels[i + 2];
+    mean = sum / (pixels.length / 4);
+  }
+  return [video.duration, video.videoWidth, video.videoHeight, mean];
+}"""
 
 
 def chromium_path() -> str:
@@ -145,3 +174,22 @@ def test_classification_names_the_cat_and_shows_where_it_looked(page: Page, ui_u
     expect(drawn).not_to_have_attribute("src", before or "")  # redrawn
     plain = picture_pixels(page, occlusion).astype(float)
     assert np.abs(plain - original).mean() < 2  # as the browser got it (JPEG)
+
+
+def test_video_page_plays_the_annotated_video(page: Page, ui_url: str, clips: Clips) -> None:
+    open_page(page, f"{ui_url}/video", "Video")
+    choose(page, "Model", "coco")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(clips.mp4)
+    video = page.locator("video")
+    video.wait_for(timeout=180_000)  # the server analyses the clip twice: NDJSON, then MP4
+    wait_idle(page)
+    duration, width, height, brightness = video.evaluate(FIRST_FRAME)
+    assert duration == pytest.approx(1.4, abs=0.25)  # 8 frames at 5 fps
+    assert (width, height) == (320, 240)
+    assert 40 < brightness < 700  # a real picture, not a black or blank frame
+    page.get_by_test_id("stVegaLiteChart").wait_for()
+    cells = grid_cells(page)
+    cells.first.wait_for(state="attached")
+    assert "person" in cells.all_inner_texts()  # the astronaut, tracked
+    names = page.get_by_test_id("stDownloadButton").all_inner_texts()
+    assert names == ["Download NDJSON", "Download annotated MP4"]

@@ -16,7 +16,17 @@ import fovea
 from fovea.api import errors
 from fovea.api.metrics import Metrics
 from fovea.api.middleware import RequestMiddleware, ServingState
-from fovea.api.routes import explain, health, inspect, metrics, models, patterns, predict, problems
+from fovea.api.routes import (
+    explain,
+    health,
+    inspect,
+    metrics,
+    models,
+    patterns,
+    predict,
+    problems,
+    video,
+)
 from fovea.api.routes import repository as repository_routes
 from fovea.api.security import Guard, Protected, load_key_hashes
 from fovea.config import Settings
@@ -83,6 +93,7 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
     app.include_router(explain.router, dependencies=[Protected])
     # KServe V2 has its own keys and errors: {"error": ...}, per the protocol.
     app.include_router(kserve_http.router)
+    app.include_router(video.router)  # keys checked per route: WebSockets take them in the query
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

@@ -102,6 +102,19 @@ class Metrics:
             buckets=_OFFSET_BUCKETS,
             registry=r,
         )
+        self.stream_connections = Counter(
+            "fovea_stream_connections",
+            "WebSocket streams by outcome: accepted, or the problem type that refused them.",
+            ["outcome"],
+            registry=r,
+        )
+        self.stream_frames = Counter(
+            "fovea_stream_frames",
+            "WebSocket stream frames by outcome: answered, dropped, error.",
+            ["model", "outcome"],
+            registry=r,
+        )
+        self.streams_open = Gauge("fovea_streams_open", "WebSocket streams open.", registry=r)
 
     def watch(self, repository: Repository, queue_depth: Mapping[str, object]) -> None:
         """Model status, load time and queue depth, read at scrape time."""
@@ -158,10 +171,17 @@ class _ModelCollector(Collector):
             "Images admitted and not yet answered, per model.",
             labels=["model"],
         )
+        limit = GaugeMetricFamily(
+            "fovea_queue_limit",
+            "Images a model admits before it answers 503 (its batching.max_queue).",
+            labels=["model"],
+        )
         for name, entry in self.repository.entries.items():
             loaded.add_metric([name, entry.status], 1.0 if entry.status == "ready" else 0.0)
             if entry.load_ms is not None:
                 load_time.add_metric([name], entry.load_ms / 1000)
             value = self.queue_depth.get(name, 0)
             depth.add_metric([name], float(value) if isinstance(value, int | float) else 0.0)
-        return [loaded, load_time, depth]
+            if entry.spec is not None:
+                limit.add_metric([name], float(entry.spec.batching.max_queue))
+        return [loaded, load_time, depth, limit]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -64,6 +64,15 @@ class Guard:
             raise error
 
 
+def presented_key(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The key of a WebSocket handshake: as over HTTP (Bearer or X-API-Key), or in the
+    `api_key` query parameter, since browsers cannot set headers on a WebSocket."""
+    scheme, _, credentials = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return headers.get("x-api-key") or query.get("api_key") or None
+
+
 async def _guard(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
@@ -76,4 +85,4 @@ async def _guard(
 
 
 Protected = Depends(_guard)
-__all__ = ["Guard", "Protected", "load_key_hashes", "sha256_hex"]
+__all__ = ["Guard", "Protected", "load_key_hashes", "presented_key", "sha256_hex"]

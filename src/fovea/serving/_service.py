@@ -288,8 +288,12 @@ class Service:
     async def fetched(self, source: Source) -> Local:
         if not isinstance(source, Url):
             return source
+        return Encoded(await self.download(source.url))
+
+    async def download(self, url: str, policy: FetchPolicy | None = None) -> bytes:
+        """The bytes at `url` under `policy` (default: the image inputs' policy)."""
         assert self._http is not None
-        return Encoded(await fetch(self._http, source.url, self.fetch_policy))
+        return await fetch(self._http, url, policy or self.fetch_policy)
 
     def _observe(
         self,

@@ -9,12 +9,12 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 import streamlit as st
 
-from fovea.client import APIError, Client, predict_request, read_as
+from fovea.client import APIError, Client, VideoAnswer, predict_request, read_as
 from fovea.core import Classes, Detections, ExplainParams, Heatmap, Mask, Params, Result
 from fovea.ui import logic
 from fovea.ui.config import UISettings, load_settings
@@ -25,6 +25,7 @@ R = TypeVar("R", Detections, Classes, Mask)
 MemoKey = tuple[str, str, str, str, Params]
 ExplainKey = tuple[str, str, str, ExplainParams]
 _MEMO_KEY = "_fovea_answers"
+_VIDEO_MEMO_KEY = "_fovea_videos"
 _EXPLAIN_KEY = "_fovea_explanations"
 _MEMO_SIZE = 256  # answers kept per session; a batch of uploads is well below this
 _RETRYABLE = {401, 403, 408, 429}  # a key, time or rate problem: worth asking again
@@ -231,3 +232,33 @@ def explain(model: str, data: bytes, params: ExplainParams) -> Explained | Failu
         else Explained(response, response.result(), elapsed_ms)
     )
     return memo[key]
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """A video's NDJSON answer and its annotated MP4 (None for a video that broke off: the
+    server draws only whole videos)."""
+
+    answer: VideoAnswer
+    mp4: bytes | None
+
+
+def video(model: str, data: bytes, fps: float, track: bool) -> VideoResult | Failure:
+    """The video through a model twice, as NDJSON and as the annotated MP4; remembered for this
+    session by URL, model, bytes and options, so a rerun of the page asks nothing again."""
+    key = (settings().api_url, model, hashlib.sha256(data).hexdigest(), fps, track)
+    memo: dict[tuple[Any, ...], VideoResult] = st.session_state.setdefault(_VIDEO_MEMO_KEY, {})
+    if key in memo:
+        return memo[key]
+
+    def both(c: Client) -> VideoResult:
+        answer = c.video(model, data, fps=fps, track=track)
+        if answer.error is not None:
+            return VideoResult(answer, None)
+        return VideoResult(answer, c.video_mp4(model, data, fps=fps, track=track))
+
+    result = call(both)
+    if not isinstance(result, Failure):
+        memo.clear()  # one video at a time: they are large
+        memo[key] = result
+    return result

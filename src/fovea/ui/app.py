@@ -15,6 +15,7 @@ PAGES = [
     st.Page("views/segmentation.py", title="Segmentation", icon=":material/layers:"),
     st.Page("views/classification.py", title="Classification", icon=":material/bar_chart:"),
     st.Page("views/inspect.py", title="Inspect", icon=":material/fact_check:"),
+    st.Page("views/video.py", title="Video", icon=":material/movie:"),
     st.Page("views/models.py", title="Models", icon=":material/deployed_code:"),
     st.Page("views/server.py", title="Server", icon=":material/dns:"),
 ]

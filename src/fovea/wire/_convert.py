@@ -53,7 +53,7 @@ def detections_of(dets: Detections, size_wh: tuple[int, int]) -> list[Detection]
                     for v in (x1 / width, y1 / height, (x2 - x1) / width, (y2 - y1) / height)
                 ],
                 keypoints=keypoints,
-                tracker_id=None if dets.tracker_id is None else int(dets.tracker_id[i]),
+                tracker_id=_track(dets, i),
                 classes=_second_stage(dets, i),
             )
         )
@@ -73,6 +73,13 @@ def _second_stage(dets: Detections, i: int) -> list[ClassScore] | None:
         if names[i, k]
     ]
     return picked or None
+
+
+def _track(dets: Detections, index: int) -> int | None:
+    """A tracked object's id; None when untracked or not confirmed yet (a negative id)."""
+    if dets.tracker_id is None or dets.tracker_id[index] < 0:
+        return None
+    return int(dets.tracker_id[index])
 
 
 def mask_of(mask: Mask) -> MaskOut:
@@ -118,8 +125,9 @@ def _detections(items: Sequence[Detection]) -> Detections:
         _label_table(ids, [d.label for d in items]),
         keypoints if items and len(keypoints) == len(items) else None,
     )
-    if items and items[0].tracker_id is not None:
-        dets = dets.replace(tracker_id=np.array([d.tracker_id for d in items], np.int64))
+    if any(d.tracker_id is not None for d in items):
+        ids = [-1 if d.tracker_id is None else d.tracker_id for d in items]
+        dets = dets.replace(tracker_id=np.array(ids, np.int64))
     if any(d.classes for d in items):
         dets = dets.replace(data=_second_stage_arrays(items))
     return dets

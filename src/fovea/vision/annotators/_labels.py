@@ -12,12 +12,13 @@ from fovea.vision.annotators._style import class_colour, font
 
 
 def label_texts(dets: Detections, show_score: bool = True) -> list[str]:
-    """Each object's tag: its tracker id if tracked, its class name and score, and a pipeline's
-    second-stage class (a species, say) after a colon."""
+    """Each object's tag: its tracker id if tracked (ids below 0 are not confirmed tracks), its
+    class name and score, and a pipeline's second-stage class (a species, say) after a colon."""
     second = dets.data.get("class_names")
     texts = []
     for i, name in enumerate(dets.class_name):
-        track = f"#{dets.tracker_id[i]} " if dets.tracker_id is not None else ""
+        tracked = dets.tracker_id is not None and dets.tracker_id[i] >= 0
+        track = f"#{dets.tracker_id[i]} " if tracked and dets.tracker_id is not None else ""
         score = f" {dets.score[i]:.2f}" if show_score else ""
         detail = f": {second[i, 0]}" if second is not None and second[i, 0] else ""
         texts.append(f"{track}{name}{score}{detail}")
