@@ -22,6 +22,9 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	@# The tests run MegaDetector's own results validator; its package pins PyTorch and YOLOv5,
+	@# which the validator never imports, so it comes without them (its light imports are in dev).
+	$(BIN)/python -m pip install -q --no-deps 'megadetector>=10.0.21'
 	touch $@ $(VENV)/.installed-run
 
 # The API in the background, the UI in the foreground; leaving the UI (Ctrl-C) stops both.

@@ -13,6 +13,16 @@ from tests.inspection import planted
 from tests.video.clips import Clips, make_clips
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _jobs_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Servers started by any test keep job state in a temporary folder, never in the user's
+    own data folder (where they would resume someone's real jobs)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FOVEA_DATA_DIR", str(tmp_path_factory.mktemp("fovea-data")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def model_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_repository(tmp_path_factory.mktemp("repo") / "models")

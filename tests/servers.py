@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,13 +33,10 @@ def untraced() -> Iterator[None]:
 
 
 @contextmanager
-def fovea_server(
-    repository: Path, log_dir: Path, *, traced: bool = True, **env: str
-) -> Iterator[RunningServer]:
+def fovea_server(repository: Path, log_dir: Path, **env: str) -> Iterator[RunningServer]:
     log_path = log_dir / "server.log"
     env = {"FOVEA_DATA_DIR": str(log_dir / "data"), **env}  # records and patterns stay here
     with (
-        nullcontext() if traced else untraced(),
         log_path.open("wb") as log,
         serving(repository, env=env, output=log, ready_path="/health/live", timeout_s=30) as (
             url,

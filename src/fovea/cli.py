@@ -1,4 +1,5 @@
-"""The `fovea` command: serve, ui, predict, models, bench, inspect, patterns, camera, video."""
+"""The `fovea` command: serve, ui, predict, models, bench, jobs, export, inspect, patterns,
+camera, video."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ import typer
 
 from fovea.client import APIError, Client
 from fovea.inspection.commands import camera_app, inspect_command, patterns_app
+from fovea.jobs.cli import export, jobs_app
 from fovea.runtime.memory import tune_malloc
 from fovea.wire import PredictResponse
 
 app = typer.Typer(help="Serve image models from an ONNX model repository.", no_args_is_help=True)
 models_app = typer.Typer(help="List or check models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.add_typer(jobs_app, name="jobs")
+app.command("export")(export)
 
 RepositoryOpt = Annotated[
     Optional[Path],  # noqa: UP045 - typer reads the annotation at run time

@@ -20,6 +20,8 @@ from fovea.inspection.patterns import Pattern, dump_pattern
 from fovea.wire import (
     ExplainResponse,
     FrameLine,
+    JobInfo,
+    JobList,
     ModelInfo,
     ModelList,
     PredictResponse,
@@ -162,6 +164,44 @@ def video_request(
         values["classes"] = ",".join(values["classes"])
     files = [("file", _file(video, 0))]
     return {"method": "POST", "url": url, "params": {**query, **values}, "files": files}
+
+
+def job_request(
+    model: str,
+    *,
+    folder: str | None = None,
+    urls: Sequence[str] | None = None,
+    archive: Path | bytes | None = None,
+    archive_name: str = "images.zip",
+    threshold: float = 0.005,
+    include_image_size: bool = False,
+    include_exif_datetime: bool = False,
+    version: str | None = None,
+) -> dict[str, Any]:
+    """httpx request arguments to start a job: on a server folder, on URLs (JSON), or on a zip
+    of images uploaded (multipart)."""
+    if archive is not None:
+        name, data = _file(archive, 0) if isinstance(archive, Path) else (archive_name, archive)
+        fields = {"model": model, "threshold": str(threshold)}
+        fields |= {"include_image_size": str(include_image_size).lower()}
+        fields |= {"include_exif_datetime": str(include_exif_datetime).lower()}
+        fields |= {"version": version} if version else {}
+        return {
+            "method": "POST",
+            "url": "/v1/jobs",
+            "files": {"file": (name, data)},
+            "data": fields,
+        }
+    source = {"folder": folder} if folder is not None else {"urls": list(urls or [])}
+    body = {
+        "model": model,
+        "version": version,
+        "source": source,
+        "threshold": threshold,
+        "include_image_size": include_image_size,
+        "include_exif_datetime": include_exif_datetime,
+    }
+    return {"method": "POST", "url": "/v1/jobs", "json": body}
 
 
 def read_json(response: httpx.Response) -> Any:
@@ -474,6 +514,28 @@ class Client:
         )
         return read_bytes(self.http.request(**request))
 
+    def start_job(self, model: str, **source: Any) -> JobInfo:
+        """A batch job on `folder=` (on the server), `urls=` or `archive=` (a zip); see
+        `job_request` for the options."""
+        return read_as(self.http.request(**job_request(model, **source)), JobInfo)
+
+    def jobs(self) -> list[JobInfo]:
+        return read_as(self.http.get("/v1/jobs"), JobList).jobs
+
+    def job(self, job: str) -> JobInfo:
+        return read_as(self.http.get(f"/v1/jobs/{job}"), JobInfo)
+
+    def cancel_job(self, job: str) -> JobInfo:
+        return read_as(self.http.delete(f"/v1/jobs/{job}"), JobInfo)
+
+    def job_results(self, job: str, format: str = "megadetector", threshold: float = 0.0) -> bytes:
+        """The results so far: MegaDetector JSON, or a COCO/YOLO/VOC zip, or CSV bytes."""
+        query: dict[str, str | float] = {"format": format, "threshold": threshold}
+        return read_bytes(self.http.get(f"/v1/jobs/{job}/results", params=query))
+
+    def job_image(self, job: str, file: str) -> bytes:
+        return read_bytes(self.http.get(f"/v1/jobs/{job}/image", params={"file": file}))
+
 
 class AsyncClient:
     """Asynchronous twin of Client, method for method."""
@@ -662,3 +724,24 @@ class AsyncClient:
             format="mp4",
         )
         return read_bytes(await self.http.request(**request))
+
+    async def start_job(self, model: str, **source: Any) -> JobInfo:
+        return read_as(await self.http.request(**job_request(model, **source)), JobInfo)
+
+    async def jobs(self) -> list[JobInfo]:
+        return read_as(await self.http.get("/v1/jobs"), JobList).jobs
+
+    async def job(self, job: str) -> JobInfo:
+        return read_as(await self.http.get(f"/v1/jobs/{job}"), JobInfo)
+
+    async def cancel_job(self, job: str) -> JobInfo:
+        return read_as(await self.http.delete(f"/v1/jobs/{job}"), JobInfo)
+
+    async def job_results(
+        self, job: str, format: str = "megadetector", threshold: float = 0.0
+    ) -> bytes:
+        query: dict[str, str | float] = {"format": format, "threshold": threshold}
+        return read_bytes(await self.http.get(f"/v1/jobs/{job}/results", params=query))
+
+    async def job_image(self, job: str, file: str) -> bytes:
+        return read_bytes(await self.http.get(f"/v1/jobs/{job}/image", params={"file": file}))

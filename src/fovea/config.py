@@ -97,8 +97,8 @@ class Settings(BaseSettings):
     # Visual inspection (fovea.inspection)
     data_dir: Path = Field(
         default_factory=_default_data_dir,
-        description="Folder for Fovea's data (inspection records, patterns); default: "
-        "$XDG_DATA_HOME/fovea, else ~/.local/share/fovea.",
+        description="Folder for Fovea's data (job state and uploads, inspection records, "
+        "patterns); default: $XDG_DATA_HOME/fovea, else ~/.local/share/fovea.",
     )
     patterns_dir: Path | None = Field(
         None, description="Folder of inspection patterns (NAME.toml); default: DATA_DIR/patterns."
@@ -135,6 +135,14 @@ class Settings(BaseSettings):
     stream_max_in_flight: int = Field(
         8, description="Most frames in flight a WebSocket stream may ask for (max_in_flight)."
     )
+    # Batch jobs (fovea.jobs).
+    jobs_roots: Annotated[tuple[Path, ...], NoDecode] = Field(
+        (), description="Folders that folder jobs may read, comma-separated; none: refused."
+    )
+    jobs_concurrent: int = Field(2, ge=1, description="Jobs that run at once; others queue.")
+    jobs_max_unzipped_bytes: int = Field(
+        4 * 1024**3, description="Largest total size an uploaded zip may unpack to, bytes."
+    )
     explain_max_evaluations: int = Field(
         1024, ge=1, description="Most perturbed images one explanation may run through a model."
     )
@@ -150,7 +158,9 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
-    @field_validator("providers", "url_allowlist", "api_keys", "cors_origins", mode="before")
+    @field_validator(
+        "providers", "url_allowlist", "api_keys", "cors_origins", "jobs_roots", mode="before"
+    )
     @classmethod
     def _comma_list(cls, value: object) -> object:
         return _split(value)

@@ -15,10 +15,13 @@ FoveaError
 │   ├── URLFetchFailed                422 url-fetch-failed
 │   ├── InvalidPattern                422 invalid-pattern
 │   ├── VideoDecodeError              422 video-decode
-│   └── VideoTooLong                  413 video-too-long
+│   ├── VideoTooLong                  413 video-too-long
+│   ├── FolderRefused                 403 folder-refused
+│   └── ArchiveRefused                400 archive-refused
 ├── Unauthorized                      401 unauthorized
 ├── RateLimited                       429 rate-limited
 ├── ModelNotFound                     404 model-not-found
+├── JobNotFound                       404 job-not-found
 ├── ModelUnavailable                  503 model-unavailable
 ├── Overloaded                        503 overloaded
 ├── ShuttingDown                      503 shutting-down
@@ -162,6 +165,30 @@ class VideoUnavailable(FoveaError):
     status = 501
     type = "video-unavailable"
     title = "Video support not installed"
+
+
+class FolderRefused(InputError):
+    """A job's folder is not under an allowed root (FOVEA_JOBS_ROOTS), or escapes one."""
+
+    status = 403
+    type = "folder-refused"
+    title = "Folder refused"
+
+
+class ArchiveRefused(InputError):
+    """An uploaded zip is not a zip, unpacks too large, or names paths outside itself."""
+
+    status = 400
+    type = "archive-refused"
+    title = "Archive refused"
+
+
+class JobNotFound(FoveaError):
+    """No batch job with this id."""
+
+    status = 404
+    type = "job-not-found"
+    title = "Job not found"
 
 
 class Unauthorized(FoveaError):
@@ -318,6 +345,9 @@ PROBLEM_TYPES: tuple[type[FoveaError], ...] = (
     VideoDecodeError,
     VideoTooLong,
     VideoUnavailable,
+    FolderRefused,
+    ArchiveRefused,
+    JobNotFound,
     RequestTooLarge,
     Unauthorized,
     RateLimited,

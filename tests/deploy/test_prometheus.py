@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from websockets.sync.client import connect
 
 from fovea.bench.server import free_port
 from tests.deploy import DEPLOY, ROOT, load_yaml
@@ -112,14 +113,37 @@ def _predict(url: str, model: str, body: bytes = IMAGE) -> int:
     return httpx.post(f"{url}/v1/models/{model}/predict", files=files, timeout=60).status_code
 
 
+# yolov8-test's planted dog against a pattern that expects it elsewhere: a NOK inspection.
+PATTERN = '[[objects]]\nlabel = "dog"\nbox = [0.1, 0.1, 0.1, 0.1]\n'
+
+
+def _inspect(url: str) -> int:
+    files = {"file": ("a.jpg", IMAGE, "image/jpeg")}
+    answer = httpx.post(
+        f"{url}/v1/models/yolov8-test/inspect", files=files, data={"pattern": PATTERN}, timeout=30
+    )
+    return answer.status_code
+
+
+def _stream(url: str) -> int:
+    """One frame over the WebSocket stream: the stream panels' series."""
+    with connect(url.replace("http", "ws") + "/v1/models/yolov8-test/stream") as ws:
+        ws.recv(timeout=10)  # ready
+        ws.send(IMAGE)
+        answer = json.loads(ws.recv(timeout=30))
+    return 200 if answer["type"] == "result" else 500
+
+
 def _traffic(url: str, seconds: float, *, errors: bool) -> set[int]:
-    """Predictions on every working model for `seconds`; with `errors`, bad images (422), an
-    unknown model (404), a broken model (503) and more than overload-test admits (503)."""
+    """Predictions on every working model, an inspection and a streamed frame for `seconds`;
+    with `errors`, bad images (422), an unknown model (404), a broken model (503) and more than
+    overload-test admits (503)."""
     statuses: set[int] = set()
     deadline = time.monotonic() + seconds
     with ThreadPoolExecutor(6) as pool:
         while time.monotonic() < deadline:
             statuses |= {_predict(url, model) for model in GOOD_MODELS}
+            statuses |= {_inspect(url), _stream(url)}
             if errors:
                 statuses.add(_predict(url, "yolov8-test", b"not an image"))
                 statuses.add(httpx.get(f"{url}/v1/models/no-such-model", timeout=10).status_code)

@@ -18,7 +18,7 @@ import tritonclient.http as httpclient
 from fovea.bench.server import rss_mb
 from fovea.models import BUNDLED
 from tests.helpers import image_bytes, write_model
-from tests.servers import fovea_server
+from tests.servers import fovea_server, untraced
 
 COLOUR = """
 task = "classify"
@@ -107,7 +107,7 @@ def test_memory_returns_after_50_unload_load_cycles(tmp_path: Path) -> None:
     root = tmp_path / "models"
     shutil.copytree(BUNDLED / "face-detection", root / "face-detection")
     photo = (Path(__file__).parents[1] / "fixtures" / "photos" / "astronaut.jpg").read_bytes()
-    with fovea_server(root, tmp_path, traced=False) as server:
+    with untraced(), fovea_server(root, tmp_path) as server:
         client = httpclient.InferenceServerClient(server.url.removeprefix("http://"))
         images = httpclient.InferInput("IMAGE", [1], "BYTES")
         images.set_data_from_numpy(np.array([photo], object))

@@ -15,7 +15,7 @@ import pytest
 
 from fovea.bench.server import rss_mb
 from tests.helpers import image_bytes
-from tests.servers import RunningServer, fovea_server
+from tests.servers import RunningServer, fovea_server, untraced
 
 IMAGE = image_bytes((1000, 600))
 CLIENTS = 16  # overload-test admits 2 images at once and takes tens of ms for each
@@ -48,7 +48,7 @@ def _burst(url: str, rounds: int) -> list[tuple[int, float, str | None]]:
 def fresh(model_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A server of its own: what this test measures is memory after bursts, not what the other
     reliability tests left in the shared server's heap."""
-    with fovea_server(model_repo, tmp_path_factory.mktemp("overload"), traced=False) as server:
+    with untraced(), fovea_server(model_repo, tmp_path_factory.mktemp("overload")) as server:
         yield server
 
 

@@ -277,7 +277,7 @@ def test_refusals_reach_the_client_under_load_and_during_a_drain(
     model_repo: Path, tmp_path: Path
 ) -> None:
     keys = _Keys()
-    env: dict[str, Any] = {
+    env = {
         "FOVEA_API_KEYS": ",".join([*KEYS, "limited"]),
         "FOVEA_RATE_LIMIT_PER_MINUTE": "1",
         "FOVEA_MAX_REQUEST_BYTES": str(MAX_REQUEST_BYTES),

@@ -9,6 +9,7 @@ import io
 import re
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 from PIL import Image
@@ -125,6 +126,24 @@ def take_video(page: Page, ui: str, out: Path) -> None:
         shoot(page, out / "video.png")
 
 
+def take_jobs(page: Page, ui: str, out: Path, scratch: Path) -> None:
+    """A job over a zip of the sample photos, done, its gallery showing the animals."""
+    archive = scratch / "camera-traps.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for n, photo in enumerate(sorted(PHOTOS.glob("*.jpg"))):
+            zipped.write(photo, f"cam{n % 2 + 1}/{photo.name}")
+    open_page(page, f"{ui}/jobs", "Jobs")
+    choose(page, "Model", "coco-camtrap")
+    page.get_by_text("Upload a zip").click()
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(archive)
+    page.get_by_text(archive.name).wait_for()
+    wait_idle(page)
+    page.get_by_role("button", name="Start job").click()
+    page.get_by_text(re.compile(r"^done: ")).wait_for(timeout=60_000)
+    page.get_by_test_id("stImage").first.wait_for()
+    shoot(page, out / "jobs.png")
+
+
 def main(out: Path) -> None:
     chromium = find_chromium()
     if chromium is None:
@@ -139,7 +158,11 @@ def main(out: Path) -> None:
         with (
             emulated_camera(photos, root) as camera,
             api_server(
-                demo_repository(root), root, FOVEA_CAMERA_URL=camera, FOVEA_INSPECT_RECORD="all"
+                demo_repository(root),
+                root,
+                FOVEA_CAMERA_URL=camera,
+                FOVEA_INSPECT_RECORD="all",
+                FOVEA_DATA_DIR=str(root / "data"),
             ) as api,
             ui_server(api, root) as ui,
             sync_playwright() as playwright,
@@ -150,6 +173,7 @@ def main(out: Path) -> None:
             page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
             page.set_default_timeout(30_000)
             take_all(page, ui, out)
+            take_jobs(page, ui, out, root)
             browser.close()
 
 

@@ -20,6 +20,7 @@ from fovea.api.routes import (
     explain,
     health,
     inspect,
+    jobs,
     metrics,
     models,
     patterns,
@@ -39,6 +40,7 @@ from fovea.wire import (
     Base64ExplainRequest,
     ExplainRequest,
     ExplainResponse,
+    JobRequest,
     PredictRequest,
     Problem,
 )
@@ -86,7 +88,8 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
     errors.install(app)
     app.include_router(health.router)
     app.include_router(metrics.router, dependencies=[] if settings.metrics_public else [Protected])
-    for router in (models.router, predict.router, problems.router, repository_routes.router):
+    routers = (models.router, predict.router, problems.router, repository_routes.router)
+    for router in (*routers, jobs.router):
         app.include_router(router, dependencies=[Protected])
     app.include_router(inspect.router, dependencies=[Protected])
     app.include_router(patterns.router, dependencies=[Protected])
@@ -132,18 +135,18 @@ async def _trim_when_idle(serving: ServingState, idle_s: float = 2.0) -> None:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema plus the JSON bodies of predict and explain, which no route parameter
+    """FastAPI's schema plus the JSON bodies of predict, jobs and explain, which no parameter
     declares."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title, version=app.version, summary=app.summary, routes=app.routes
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        bodies = (PredictRequest, ExplainRequest, ExplainResponse, Base64ExplainRequest)
-        for model in bodies:
-            body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        bodies = (PredictRequest, JobRequest, ExplainRequest, ExplainResponse, Base64ExplainRequest)
+        for request_body in bodies:
+            body = request_body.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(body.pop("$defs", {}))
-            components[model.__name__] = body
+            components[request_body.__name__] = body
         components["Problem"] = Problem.model_json_schema()
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)

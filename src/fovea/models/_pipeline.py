@@ -41,6 +41,13 @@ class PipelineModel:
     def labels(self) -> tuple[str, ...]:
         return self.detector.labels
 
+    @property
+    def class_labels(self) -> tuple[str, ...]:
+        """Every name the second stage may report, the unknown label last."""
+        stages = self.spec.pipeline
+        named = _reported(stages.label_map) if stages.label_map else self.classifier.labels
+        return (*named, stages.unknown_label)
+
     def check(self) -> None:
         """Stages of the right tasks, and labels that exist: readable errors at load time."""
         stages = self.spec.pipeline

@@ -18,6 +18,7 @@ PAGES = [
     st.Page("views/video.py", title="Video", icon=":material/movie:"),
     st.Page("views/models.py", title="Models", icon=":material/deployed_code:"),
     st.Page("views/server.py", title="Server", icon=":material/dns:"),
+    st.Page("views/jobs.py", title="Jobs", icon=":material/photo_library:"),
 ]
 
 

@@ -12,6 +12,7 @@ from fovea.wire._explain import (
     heatmap_of,
     heatmap_out,
 )
+from fovea.wire._jobs import JobInfo, JobList, JobRequest, JobSource, JobState
 from fovea.wire._schemas import (
     ClassScore,
     Detection,
@@ -55,6 +56,11 @@ __all__ = [
     "HeatmapOut",
     "InputInfo",
     "InputItem",
+    "JobInfo",
+    "JobList",
+    "JobRequest",
+    "JobSource",
+    "JobState",
     "MaskOut",
     "ModelInfo",
     "ModelList",
