@@ -95,6 +95,14 @@ class BackendSpec(_Strict):
         return RemoteOptions(**self.model_dump())
 
 
+class ExplainSpec(_Strict):
+    """What explanations may use beyond the decoder's outputs."""
+
+    # A graph output holding a convolutional activation (N, C, h, w) for Score-CAM; checked
+    # against the graph when the model loads.
+    activation: str | None = Field(None, min_length=1)
+
+
 class ModelSpec(_Strict):
     """The whole of a `model.toml`."""
 
@@ -113,6 +121,7 @@ class ModelSpec(_Strict):
     batching: BatchingSpec = BatchingSpec()
     runtime: RuntimeSpec = RuntimeSpec()
     backend: BackendSpec | None = None  # a remote server runs the graph instead of model.onnx
+    explain: ExplainSpec = ExplainSpec()
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelSpec:

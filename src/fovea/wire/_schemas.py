@@ -184,6 +184,9 @@ class ModelInfo(BaseModel):
     )
     providers: list[str] = Field(default_factory=list)
     load_ms: float | None = None
+    explain_methods: list[str] = Field(
+        default_factory=list, description="What POST .../explain takes; the first is the default."
+    )
 
 
 class ModelList(BaseModel):
