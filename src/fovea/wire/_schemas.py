@@ -178,6 +178,11 @@ class ModelInfo(BaseModel):
     max_batch_size: int | None = Field(None, description="Most images stacked into one run.")
     providers: list[str] = Field(default_factory=list)
     load_ms: float | None = None
+    metadata: dict[str, str | int | float] = Field(
+        default_factory=dict,
+        description="model.toml's [metadata] table, e.g. a MegaDetector's `detector` file name "
+        "and `typical_detection_threshold`.",
+    )
 
 
 class ModelList(BaseModel):
