@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(
         30.0, description="On SIGTERM, how long in-flight requests get to finish, seconds."
     )
+    tools_dir: Path | None = Field(
+        None,
+        description="Where `fovea models import` keeps its tools venv (PyTorch, ~5.5 GB); "
+        "default: $XDG_CACHE_HOME/fovea/tools, else ~/.cache/fovea/tools.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -19,7 +19,8 @@ FoveaError
 ├── ModelUnavailable                  503 model-unavailable
 ├── Overloaded                        503 overloaded
 ├── ShuttingDown                      503 shutting-down
-└── ModelConfigError (also ValueError) a broken model.toml or ONNX file, found at load time
+├── ModelConfigError (also ValueError) a broken model.toml or ONNX file, found at load time
+└── ModelImportError (also ValueError) `fovea models import` cannot take a checkpoint
 """
 
 from __future__ import annotations
@@ -193,6 +194,13 @@ class ModelConfigError(FoveaError, ValueError):
 
     type = "model-config"
     title = "Model configuration error"
+
+
+class ModelImportError(FoveaError, ValueError):
+    """A checkpoint cannot be imported into a repository; the detail says what was expected."""
+
+    type = "model-import"
+    title = "Model import failed"
 
 
 PROBLEM_TYPES: tuple[type[FoveaError], ...] = (
