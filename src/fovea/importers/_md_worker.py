@@ -53,9 +53,15 @@ def load(weights: Path) -> Any:
     """The network, as MegaDetector loads it: checkpoint['model'], float32, fused, eval mode."""
     import torch
 
-    # Real MegaDetector files pickle `models.yolo.DetectionModel`: importing yolov5's yolo module
-    # puts its package folder on sys.path, as MegaDetector's loader relies on.
+    # MegaDetector's files were pickled in the YOLOv5 repository, as `models.yolo.DetectionModel`,
+    # `models.common.Conv`, ...: resolve those names to the yolov5 package's own modules (not
+    # fresh copies from its folder, whose classes export.py would not recognise).
+    import yolov5.models.experimental
     import yolov5.models.yolo  # noqa: F401
+
+    for name, module in list(sys.modules.items()):
+        if name == "yolov5.models" or name.startswith(("yolov5.models.", "yolov5.utils")):
+            sys.modules.setdefault(name.removeprefix("yolov5."), module)
 
     try:
         checkpoint = torch.load(weights, map_location="cpu", weights_only=False)

@@ -99,11 +99,14 @@ def run(
 def _version_of(python: str) -> str:
     if python == sys.executable:
         return sys.version.split()[0]
-    done = subprocess.run(
-        [python, "-c", "import sys; print(sys.version.split()[0])"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    try:
+        done = subprocess.run(
+            [python, "-c", "import sys; print(sys.version.split()[0])"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return python  # `python -m venv` will then say what is wrong with it
     return done.stdout.strip() or python
