@@ -158,7 +158,7 @@ def test_import_writes_a_model_fovea_serves_with_megadetector_metadata(tmp_path:
     assert spec.metadata["conservative_detection_threshold"] == 0.05
     assert spec.metadata["image_size"] == 1280
     assert any("max |diff| 1.5e-05" in line for line in said)
-    assert "sha256 " in (folder / "model.toml").read_text()
+    assert "the file's sha256:" in (folder / "model.toml").read_text()
     with TestClient(create_app(Settings(model_repository=repository))) as client:
         info = client.get("/v1/models/md-v5a").json()
         assert info["status"] == "ready", info
@@ -207,3 +207,8 @@ def test_cli_imports_and_reports_errors(tmp_path: Path) -> None:
     again = runner.invoke(app, ["models", "import", "megadetector", str(weights), "--into", into])
     assert again.exit_code == 1
     assert "already exists" in again.output
+
+
+def test_a_v10_head_is_read_by_the_shape_it_exports() -> None:
+    assert megadetector._end_to_end_decoder({"output_shape": ["batch", 300, 6]}) == "boxes"
+    assert megadetector._end_to_end_decoder({"output_shape": ["batch", 7, "anchors"]}) == "yolov8"

@@ -1,7 +1,8 @@
 """Run by the tests with the tools venv's Python (torch, yolov5, ultralytics, and MegaDetector's own
 package on PYTHONPATH); never imported by the test process.
 
-    build ARCH OUT.pt       a MegaDetector-shaped checkpoint of the real architecture, random weights
+    build ARCH OUT.pt PHOTOS  a MegaDetector-shaped checkpoint: the real architecture, random
+                              weights, tuned to answer variously on PHOTOS (comma-separated)
     reference OUT.pt JSON   MegaDetector's (or PyTorch-Wildlife's) own detector on photos -> JSON
 """
 
@@ -15,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 CLASSES = ["animal", "person", "vehicle"]
+PHOTOS = Path(__file__).parents[1] / "fixtures" / "photos"
 
 
-def build(arch: str, out: Path, seed: int = 0) -> None:
+def build(arch: str, out: Path, photos: list[str], seed: int = 0) -> None:
     """The architecture MegaDetector uses, 3 classes, random weights; its detection head scaled so
     that scores vary with the image (at random init they are all about the same); saved as the
-    releases are: the pickled fp16 network under 'model' (yolov5's classes as `models.*`)."""
+    releases are: the pickled network under 'model' (yolov5's classes as `models.*`)."""
     import torch
 
     torch.manual_seed(seed)
@@ -30,7 +32,7 @@ def build(arch: str, out: Path, seed: int = 0) -> None:
         model = yolo.DetectionModel(str(Path(yolo.__file__).parent / "hub" / "yolov5x6.yaml"), nc=3)
         model.names = list(CLASSES)
         heads = list(model.model[-1].m)
-        _perturb(model, heads, objectness=True, size=320)
+        _perturb(model, heads, objectness=True, photos=_photos(photos, 1280))
         _as_top_level_models(model)
         extra: dict[str, Any] = {"opt": {"imgsz": 1280}}
     else:  # an ultralytics YAML: yolov9c.yaml (MDV6-yolov9-c), yolo11s.yaml (MDv1000-sorrel)
@@ -39,13 +41,17 @@ def build(arch: str, out: Path, seed: int = 0) -> None:
 
         model = DetectionModel(arch, nc=3, verbose=False)
         model.names = dict(enumerate(CLASSES))
-        heads = [branch[-1] for branch in model.model[-1].cv3]
-        _perturb(model, heads, objectness=False, size=320)
+        detect = model.model[-1]
+        # Class logits, and the box distributions (so boxes differ in size, not only place).
+        heads = [branch[-1] for branch in (*detect.cv3, *detect.cv2)]
+        _perturb(model, heads, objectness=False, photos=_photos(photos, 640))
         extra = {"version": ultralytics.__version__, "train_args": {"imgsz": 640, "model": arch}}
     checkpoint = {
         "epoch": -1,
         "best_fitness": None,
-        "model": copy.deepcopy(model).half(),
+        # float32: MegaDetector's files hold float16 (its loader casts to float32), but these
+        # heads' weights (up to ~1e11, for features of ~1e-11) overflow float16.
+        "model": copy.deepcopy(model).float(),
         "ema": None,
         "updates": None,
         "optimizer": None,
@@ -54,8 +60,16 @@ def build(arch: str, out: Path, seed: int = 0) -> None:
     torch.save(checkpoint, out)
 
 
-def _perturb(model: Any, heads: list[Any], objectness: bool, size: int) -> None:
-    """Rescale each final head conv so its logits have a spread of about 2 over real features."""
+def _perturb(model: Any, heads: list[Any], objectness: bool, photos: Any) -> None:
+    """Make a random network answer variously on `photos` (letterboxed to the model's size).
+
+    At random init the features reaching the head are tiny (~1e-6 to 1e-11: each layer shrinks
+    them), though they still vary over a photo; the head then answers the same everywhere. Each
+    final head conv is rescaled so that its logits vary over a photo by about 1.2 around -5:
+    scores spread over 0..1, a few hundred candidates per photo. The network before the head is
+    left as initialised: setting its batch norms to keep activations at unit scale instead makes
+    it chaotic (float32 and float64 PyTorch then differ by whole logits), too unstable to compare.
+    """
     import torch
 
     inputs: dict[int, Any] = {}
@@ -65,22 +79,42 @@ def _perturb(model: Any, heads: list[Any], objectness: bool, size: int) -> None:
     ]
     model.eval()
     with torch.no_grad():
-        model(torch.rand(1, 3, size, size))
+        model(photos)
     for hook in hooks:
         hook.remove()
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for i, head in enumerate(heads):
-            rms = float(inputs[i].pow(2).mean().sqrt()) or 1.0
-            fan_in = head.weight[0].numel()
-            std = 2.0 / (rms * math.sqrt(fan_in))
-            head.weight.copy_(torch.randn(head.weight.shape, generator=generator) * std)
-            bias = torch.zeros_like(head.bias)
+            features = inputs[i].double()
+            mean = features.mean(dim=(0, 2, 3))
+            within = features - features.mean(dim=(2, 3), keepdim=True)  # over each photo
+            spread = float(within.pow(2).mean().sqrt()) * math.sqrt(head.weight[0].numel())
+            weight = torch.randn(head.weight.shape, generator=generator, dtype=torch.float64)
+            weight *= 1.2 / spread
+            bias = torch.zeros(head.bias.shape, dtype=torch.float64)
             if objectness:  # yolov5 rows per anchor: x, y, w, h, objectness, classes
-                bias.view(-1, 5 + len(CLASSES))[:, 4] = -1.5
-            else:
-                bias -= 2.0
-            head.bias.copy_(bias)
+                bias.view(-1, 5 + len(CLASSES))[:, 4] = -5.0
+            elif head.out_channels == len(CLASSES):  # ultralytics: class logits
+                bias -= 5.0
+            head.weight.copy_(weight)
+            head.bias.copy_(bias - weight.flatten(1) @ mean)
+
+
+def _photos(names: list[str], size: int) -> Any:
+    """Photos, each letterboxed into size x size, as a 0..1 batch."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    batch = []
+    for name in names:
+        image = Image.open(PHOTOS / name).convert("RGB")
+        scale = size / max(image.size)
+        w, h = round(image.width * scale), round(image.height * scale)
+        canvas = Image.new("RGB", (size, size), (114, 114, 114))
+        canvas.paste(image.resize((w, h)), ((size - w) // 2, (size - h) // 2))
+        batch.append(np.asarray(canvas, np.float32).transpose(2, 0, 1) / 255)
+    return torch.from_numpy(np.stack(batch))
 
 
 def _as_top_level_models(model: Any) -> None:
@@ -143,7 +177,8 @@ def _ultralytics(
         boxes = result.boxes
         height, width = result.orig_shape
         detections = []
-        for xyxy, conf, cls in zip(boxes.xyxy.tolist(), boxes.conf.tolist(), boxes.cls.tolist()):
+        rows = zip(boxes.xyxy.tolist(), boxes.conf.tolist(), boxes.cls.tolist(), strict=True)
+        for xyxy, conf, cls in rows:
             x1, y1, x2, y2 = xyxy
             bbox = [x1 / width, y1 / height, (x2 - x1) / width, (y2 - y1) / height]
             detections.append({"category": str(int(cls) + 1), "conf": conf, "bbox": bbox})
@@ -154,7 +189,7 @@ def _ultralytics(
 def main() -> int:
     command, *args = sys.argv[1:]
     if command == "build":
-        build(args[0], Path(args[1]))
+        build(args[0], Path(args[1]), args[2].split(","))
     elif command == "reference":
         request = json.loads(Path(args[1]).read_text())
         answers = reference(Path(args[0]), request)

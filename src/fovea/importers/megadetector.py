@@ -230,9 +230,14 @@ def model_toml(
     threshold = float(metadata.get("typical_detection_threshold", 0.2))
     lines = [
         f"# {release.title} ({release.architecture}), imported from {weights.name}",
-        f"# (sha256 {_toolsenv.sha256(weights)}) by `fovea models import megadetector`,",
-        f"# exported by {family} with {versions}, opset 17"
-        + (f"; ONNX Runtime vs PyTorch max |diff| {checked:.2g}." if checked is not None else "."),
+        "# by `fovea models import megadetector`; the file's sha256:",
+        f"# {_toolsenv.sha256(weights)}",
+        f"# Exported to ONNX (opset 17) by {family} with {versions}.",
+        *(
+            [f"# ONNX Runtime vs PyTorch on one {size}x{size} input: max |diff| {checked:.2g}."]
+            if checked is not None
+            else []
+        ),
         "# MegaDetector's preprocessing: RGB scaled to 0..1, letterboxed with grey 114. Its own",
         "# PyTorch pipeline pads only to a multiple of the stride, not to a square (see README).",
         "# Class ids here count from 0; MegaDetector's categories are id + 1 (1 animal, 2 person,",
