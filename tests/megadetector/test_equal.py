@@ -3,10 +3,15 @@
 The real architectures with random weights (their heads scaled so scores vary with the image) are
 saved as MegaDetector's releases are, imported with `fovea models import megadetector`, and every
 photo goes through Fovea's pipeline and through the release's own detector: MegaDetector's
-PTDetector for v5 (yolov5), ultralytics' predictor for PyTorch-Wildlife's v6. With the same
-letterbox (a square of the model's size), every box must agree within 1 px and every confidence
-within 0.001 (MegaDetector truncates its confidences to 3 decimals: Fovea's score may exceed it by
-up to 0.001, plus 1e-4 for ONNX Runtime against PyTorch).
+PTDetector for v5 (yolov5), ultralytics' predictor for PyTorch-Wildlife's v6.
+
+With the same letterbox, every box must agree within 1 px and every confidence within 0.001
+(MegaDetector truncates its confidences to 3 decimals: Fovea's score may exceed it by up to 0.001,
+plus 1e-4 for ONNX Runtime against PyTorch). The same letterbox means the same pixels: each photo
+is first resized (Pillow, bilinear) to the model's size on its long side and saved as PNG, so
+neither pipeline resamples it; both pad it with grey 114 into a centred square (MegaDetector's
+own padding, to a multiple of the stride, is forced to the square here). What MegaDetector's
+padding and its OpenCV resampling change is measured apart (test_what_*).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ pytestmark = [pytest.mark.megadetector, pytest.mark.timeout(3600)]
 PHOTOS = Path(__file__).parents[1] / "fixtures" / "photos"
 ALL_PHOTOS = ["chelsea.jpg", "astronaut.jpg", "coffee.jpg", "motorcycle.jpg", "grace_hopper.jpg"]
 BOUNDED_PHOTOS = ["chelsea.jpg"]
-THRESHOLD = 0.2  # MegaDetector v5's typical threshold
+THRESHOLD = 0.3  # a few dozen detections per photo, below the cap of 300
 MARGIN = 0.002  # detections this close to the threshold may fall either side of it
 
 
@@ -96,7 +101,7 @@ def _reference(
     release = model.release
     request = {
         "family": release.family,
-        "photos": [str(PHOTOS / p) for p in photos],
+        "photos": [str(PHOTOS / p) for p in photos],  # a fixture's name, or any path
         "square": square,
         "size": release.size,
         "threshold": THRESHOLD,
@@ -108,12 +113,32 @@ def _reference(
     return answers
 
 
+def presized(photos: list[str], size: int, tmp: Path) -> list[str]:
+    """Each photo resized so its long side is `size` (as both pipelines would), its short side
+    made even (one row or column less), saved as PNG. Even, so the padding splits evenly:
+    MegaDetector maps boxes back through half the padding (214.5 for 851 rows in 1280) while the
+    photo sits at a whole pixel (214), a half-pixel shift of its own, beside its rounding."""
+    from PIL import Image
+
+    paths = []
+    for name in photos:
+        image = Image.open(PHOTOS / name).convert("RGB")
+        scale = size / max(image.size)
+        w, h = round(image.width * scale), round(image.height * scale)
+        resized = image.resize((w, h), Image.Resampling.BILINEAR)
+        path = tmp / f"{Path(name).stem}-{size}.png"
+        resized.crop((0, 0, w - (size - w) % 2, h - (size - h) % 2)).save(path)
+        paths.append(str(path))
+    return paths
+
+
 def fovea(model: Imported, photos: list[str]) -> list[dict[str, Any]]:
     settings = Settings(model_repository=model.repository, workers=1)
     with TestClient(create_app(settings)) as client:
         answers = []
         for photo in photos:
-            files = [("files", (photo, (PHOTOS / photo).read_bytes(), "image/jpeg"))]
+            path = PHOTOS / photo  # a fixture's name, or any path
+            files = [("files", (path.name, path.read_bytes(), "application/octet-stream"))]
             response = client.post(
                 f"/v1/models/{model.name}/predict",
                 files=files,
@@ -136,7 +161,9 @@ def unmatched(
     ours: list[dict[str, Any]], theirs: list[tuple[int, float, list[float]]], truncated: bool
 ) -> tuple[list[Any], list[Any], int]:
     """Detections of either side with no counterpart on the other (same class, each corner within
-    1 px, confidence within 0.001), ignoring those within MARGIN of the threshold."""
+    1 px, confidence within 0.001). Left out: those within MARGIN of the threshold, and boxes
+    lying wholly in the grey border (clipped to nothing): there every anchor sees the same grey,
+    so scores tie exactly and which of the tied boxes NMS keeps is arbitrary."""
 
     def close(a: dict[str, Any], b: tuple[int, float, list[float]]) -> bool:
         difference = a["score"] - b[1]
@@ -144,8 +171,11 @@ def unmatched(
         corners = all(abs(p - q) <= 1.0 for p, q in zip(a["box"], b[2], strict=True))
         return a["class_id"] == b[0] and near and corners
 
-    ours_left = [a for a in ours if a["score"] >= THRESHOLD + MARGIN]
-    theirs_left = [b for b in theirs if b[1] >= THRESHOLD + MARGIN]
+    def counts(score: float, box: list[float]) -> bool:
+        return score >= THRESHOLD + MARGIN and min(box[2] - box[0], box[3] - box[1]) >= 1.0
+
+    ours_left = [a for a in ours if counts(a["score"], a["box"])]
+    theirs_left = [b for b in theirs if counts(b[1], b[2])]
     matched = 0
     for a in list(ours_left):
         partner = next((b for b in theirs if close(a, b)), None)
@@ -159,8 +189,9 @@ def unmatched(
 
 
 def check_equal(model: Imported, photos: list[str], tools: Tools, tmp: Path) -> None:
-    theirs = reference(tools, model, photos, square=True, tmp=tmp)
-    ours = fovea(model, photos)
+    same_pixels = presized(photos, model.release.size, tmp)
+    theirs = reference(tools, model, same_pixels, square=True, tmp=tmp)
+    ours = fovea(model, same_pixels)
     total = 0
     for photo, mine, their in zip(photos, ours, theirs, strict=True):
         pixels = [as_pixels(d, their["size_wh"]) for d in their["detections"]]
@@ -192,28 +223,51 @@ def test_what_megadetectors_stride_letterbox_changes(
     v5: Imported, tools: Tools, tmp_path: Path
 ) -> None:
     """MegaDetector pads to a multiple of 64 (chelsea: 1280x896), Fovea to a square (1280x1280).
-    Measure how far its answers then move: printed, and bounded loosely (they are different
-    inputs to the network, so only most detections should survive)."""
-    stride = reference(tools, v5, ALL_PHOTOS, square=False, tmp=tmp_path)
-    square = reference(tools, v5, ALL_PHOTOS, square=True, tmp=tmp_path)
+    The same pixels otherwise: measure how far the answers move (printed; a square photo, padded
+    alike by both, must not move at all)."""
+    same_pixels = presized(ALL_PHOTOS, V5.size, tmp_path)
+    stride = reference(tools, v5, same_pixels, square=False, tmp=tmp_path)
+    square = reference(tools, v5, same_pixels, square=True, tmp=tmp_path)
     for photo, a, b in zip(ALL_PHOTOS, stride, square, strict=True):
-        padded = [as_pixels(d, a["size_wh"]) for d in a["detections"]]
-        squared = [as_pixels(d, b["size_wh"]) for d in b["detections"]]
-        matches = [_best(d, squared) for d in padded]
-        conf = [abs(d[1] - m[1]) for d, m in zip(padded, matches, strict=True) if m]
-        shift = [
-            max(abs(p - q) for p, q in zip(d[2], m[2], strict=True))
-            for d, m in zip(padded, matches, strict=True)
-            if m
-        ]
-        print(
-            f"{photo} {a['size_wh']}: input {a['input_hw']} vs {b['input_hw']}; "
-            f"{len(padded)} vs {len(squared)} detections, {len(conf)} matched (IoU>0.5); "
-            f"|conf diff| max {max(conf, default=0):.3f} mean {sum(conf) / max(len(conf), 1):.3f}; "
-            f"corner shift max {max(shift, default=0):.1f} px"
-        )
-        if a["size_wh"][0] == a["size_wh"][1]:  # a square photo: the same letterbox
+        print(f"{photo}: input {a['input_hw']} vs {b['input_hw']}: " + _moved(a, b))
+        if a["size_wh"][0] == a["size_wh"][1]:
             assert a["detections"] == b["detections"]
+
+
+@full_only()
+def test_what_resampling_changes(v5: Imported, tools: Tools, tmp_path: Path) -> None:
+    """From the original JPEGs, each pipeline resizes on its own: Pillow's bilinear in Fovea,
+    OpenCV's INTER_LINEAR in MegaDetector (square letterbox for both). Measured, printed."""
+    theirs = reference(tools, v5, ALL_PHOTOS, square=True, tmp=tmp_path)
+    ours = fovea(v5, ALL_PHOTOS)
+    for photo, mine, their in zip(ALL_PHOTOS, ours, theirs, strict=True):
+        as_reference = {
+            "size_wh": their["size_wh"],
+            "detections": [
+                {
+                    "category": str(d["class_id"] + 1),
+                    "conf": d["score"],
+                    "bbox": d["bbox_norm"],
+                }
+                for d in mine["detections"]
+            ],
+        }
+        print(f"{photo} {their['size_wh']}: Fovea vs MegaDetector: " + _moved(as_reference, their))
+
+
+def _moved(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """How detections `a` moved from `b`: counts, matches (same class, IoU > 0.5), |conf| and
+    corner shifts of the matches."""
+    first = [as_pixels(d, a["size_wh"]) for d in a["detections"]]
+    second = [as_pixels(d, b["size_wh"]) for d in b["detections"]]
+    pairs = [(d, m) for d in first if (m := _best(d, second)) is not None]
+    conf = [abs(d[1] - m[1]) for d, m in pairs]
+    shift = [max(abs(p - q) for p, q in zip(d[2], m[2], strict=True)) for d, m in pairs]
+    return (
+        f"{len(first)} vs {len(second)} detections, {len(pairs)} matched; |conf diff| max "
+        f"{max(conf, default=0):.3f} mean {sum(conf) / max(len(conf), 1):.4f}; corner shift max "
+        f"{max(shift, default=0):.1f} px"
+    )
 
 
 def _best(

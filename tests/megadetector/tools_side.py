@@ -63,12 +63,14 @@ def build(arch: str, out: Path, photos: list[str], seed: int = 0) -> None:
 def _perturb(model: Any, heads: list[Any], objectness: bool, photos: Any) -> None:
     """Make a random network answer variously on `photos` (letterboxed to the model's size).
 
-    At random init the features reaching the head are tiny (~1e-6 to 1e-11: each layer shrinks
-    them), though they still vary over a photo; the head then answers the same everywhere. Each
-    final head conv is rescaled so that its logits vary over a photo by about 1.2 around -5:
-    scores spread over 0..1, a few hundred candidates per photo. The network before the head is
-    left as initialised: setting its batch norms to keep activations at unit scale instead makes
-    it chaotic (float32 and float64 PyTorch then differ by whole logits), too unstable to compare.
+    At random init the features reaching the head are tiny (~1e-5 to 1e-10: each layer shrinks
+    them) but still vary over a photo, and the head answers about the same everywhere. Each final
+    head conv is replaced by random combinations of the features' 8 main directions of variation
+    over the photos, whitened: every output varies over a photo by about 1.2 (objectness and class
+    logits around -5, boxes around their anchors), independently of the others, so scores spread
+    over 0..1 with a few hundred candidates per photo. (Setting the batch norms to keep activations
+    at unit scale instead makes the network chaotic: float32 and float64 PyTorch then differ by
+    whole logits, too unstable to compare anything.)
     """
     import torch
 
@@ -88,16 +90,18 @@ def _perturb(model: Any, heads: list[Any], objectness: bool, photos: Any) -> Non
             features = inputs[i].double()
             mean = features.mean(dim=(0, 2, 3))
             within = features - features.mean(dim=(2, 3), keepdim=True)  # over each photo
-            spread = float(within.pow(2).mean().sqrt()) * math.sqrt(head.weight[0].numel())
-            weight = torch.randn(head.weight.shape, generator=generator, dtype=torch.float64)
-            weight *= 1.2 / spread
-            bias = torch.zeros(head.bias.shape, dtype=torch.float64)
+            samples = within.transpose(0, 1).flatten(1)  # channels x positions
+            variances, directions = torch.linalg.eigh(samples @ samples.T / samples.shape[1])
+            main = directions[:, -8:] / variances[-8:].clamp_min(1e-300).sqrt()  # whitening
+            mixing = torch.randn(head.out_channels, 8, generator=generator, dtype=torch.float64)
+            weight = (mixing * 1.2 / math.sqrt(8)) @ main.T
+            bias = torch.zeros(head.out_channels, dtype=torch.float64)
             if objectness:  # yolov5 rows per anchor: x, y, w, h, objectness, classes
                 bias.view(-1, 5 + len(CLASSES))[:, 4] = -5.0
             elif head.out_channels == len(CLASSES):  # ultralytics: class logits
                 bias -= 5.0
-            head.weight.copy_(weight)
-            head.bias.copy_(bias - weight.flatten(1) @ mean)
+            head.weight.copy_(weight.view(head.weight.shape))
+            head.bias.copy_(bias - weight @ mean)
 
 
 def _photos(names: list[str], size: int) -> Any:
