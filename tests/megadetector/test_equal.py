@@ -257,9 +257,13 @@ def test_what_resampling_changes(v5: Imported, tools: Tools, tmp_path: Path) -> 
 
 def _moved(a: dict[str, Any], b: dict[str, Any]) -> str:
     """How detections `a` moved from `b`: counts, matches (same class, IoU > 0.5), |conf| and
-    corner shifts of the matches."""
-    first = [as_pixels(d, a["size_wh"]) for d in a["detections"]]
-    second = [as_pixels(d, b["size_wh"]) for d in b["detections"]]
+    corner shifts of the matches; boxes clipped to less than a pixel are left out."""
+
+    def boxes(answer: dict[str, Any]) -> list[tuple[int, float, list[float]]]:
+        found = [as_pixels(d, answer["size_wh"]) for d in answer["detections"]]
+        return [d for d in found if min(d[2][2] - d[2][0], d[2][3] - d[2][1]) >= 1.0]
+
+    first, second = boxes(a), boxes(b)
     pairs = [(d, m) for d in first if (m := _best(d, second)) is not None]
     conf = [abs(d[1] - m[1]) for d, m in pairs]
     shift = [max(abs(p - q) for p, q in zip(d[2], m[2], strict=True)) for d, m in pairs]
