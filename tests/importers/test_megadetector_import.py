@@ -212,3 +212,25 @@ def test_cli_imports_and_reports_errors(tmp_path: Path) -> None:
 def test_a_v10_head_is_read_by_the_shape_it_exports() -> None:
     assert megadetector._end_to_end_decoder({"output_shape": ["batch", 300, 6]}) == "boxes"
     assert megadetector._end_to_end_decoder({"output_shape": ["batch", 7, "anchors"]}) == "yolov8"
+
+
+def test_a_tools_environment_that_cannot_be_built_is_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def offline(*args: object, **kwargs: object) -> Path:
+        raise _toolsenv.ToolsEnvError("pip install ... failed (exit 1): no network")
+
+    monkeypatch.setattr(_toolsenv, "ensure_venv", offline)
+    weights = fake_checkpoint(tmp_path / "md_v5a.0.0.pt", YOLOV5)
+    with pytest.raises(ModelImportError, match="cannot build the tools environment") as caught:
+        megadetector.import_megadetector(weights, tmp_path / "models", say=print)
+    assert "no network" in caught.value.detail
+    assert not (tmp_path / "models").exists()
+
+
+@pytest.mark.usefixtures("fake_tools")
+def test_a_repository_that_cannot_be_written_is_explained(tmp_path: Path) -> None:
+    weights = fake_checkpoint(tmp_path / "md_v5a.0.0.pt", YOLOV5)
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ModelImportError, match="cannot write into"):
+        megadetector.import_megadetector(weights, tmp_path / "a-file", say=print)

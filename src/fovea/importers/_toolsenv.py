@@ -59,6 +59,7 @@ def ensure_venv(
         stamp = venv / STAMP
         if vpy.exists() and stamp.exists() and stamp.read_text().strip() == want:
             return vpy
+        say(f"building the tools environment {venv} from {requirements.name} (once)")
         shutil.rmtree(venv, ignore_errors=True)
         run([python, "-m", "venv", str(venv)], say=say, timeout_s=timeout_s)
         pip = [str(vpy), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]

@@ -159,11 +159,19 @@ def import_megadetector(
     size = int(checkpoint.md_info.get("image_size", 0)) if checkpoint.md_info else 0
     size = size or release.image_size
     say(f"{weights.name}: {release.title}, {release.architecture}, input {size}x{size}")
-    python = _toolsenv.ensure_venv(
-        (tools_dir or _toolsenv.default_dir()) / VENV_NAME, REQUIREMENTS, no_deps=True, say=say
-    )
-    into.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".fovea-import-", dir=into))
+    venv = (tools_dir or _toolsenv.default_dir()) / VENV_NAME
+    try:
+        python = _toolsenv.ensure_venv(venv, REQUIREMENTS, no_deps=True, say=say)
+    except _toolsenv.ToolsEnvError as exc:
+        raise ModelImportError(
+            f"cannot build the tools environment at {venv} (PyTorch, yolov5, ultralytics from "
+            f"the package registries; set FOVEA_TOOLS_DIR to build it elsewhere): {exc}"
+        ) from exc
+    try:
+        into.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".fovea-import-", dir=into))
+    except OSError as exc:
+        raise ModelImportError(f"cannot write into {into}: {exc}") from exc
     try:
         folder = scratch / name
         (folder / "1").mkdir(parents=True)
