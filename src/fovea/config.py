@@ -146,6 +146,11 @@ class Settings(BaseSettings):
     explain_max_evaluations: int = Field(
         1024, ge=1, description="Most perturbed images one explanation may run through a model."
     )
+    tools_dir: Path | None = Field(
+        None,
+        description="Where `fovea models import` keeps its tools venv (PyTorch, ~5.5 GB); "
+        "default: $XDG_CACHE_HOME/fovea/tools, else ~/.cache/fovea/tools.",
+    )
 
     @classmethod
     def settings_customise_sources(

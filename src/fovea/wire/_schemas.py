@@ -187,6 +187,11 @@ class ModelInfo(BaseModel):
     explain_methods: list[str] = Field(
         default_factory=list, description="What POST .../explain takes; the first is the default."
     )
+    metadata: dict[str, str | int | float] = Field(
+        default_factory=dict,
+        description="model.toml's [metadata] table, e.g. a MegaDetector's `detector` file name "
+        "and `typical_detection_threshold`.",
+    )
 
 
 class ModelList(BaseModel):

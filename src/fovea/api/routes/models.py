@@ -55,6 +55,7 @@ def model_info(entry: ModelEntry) -> ModelInfo:
         name=spec.input.name,
     )
     info.postprocess = spec.postprocess.model_dump(exclude_none=True)
+    info.metadata = dict(spec.metadata)
     if isinstance(served, ServedModel):
         info.dynamic_batch = served.session.fixed_batch is None
         info.max_batch_size = batch_size(served)
