@@ -9,7 +9,7 @@ UI_PORT ?= 8501
 API_URL ?= http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck pytest clean chromium video-libs deploy-tools
+.PHONY: run test lint typecheck pytest clean chromium video-libs deploy-tools test-megadetector
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ typecheck: $(VENV)/.installed-dev
 # pyproject.toml ([tool.coverage.report]).
 pytest: $(VENV)/.installed-dev chromium video-libs deploy-tools
 	$(BIN)/pytest --cov
+
+# Every MegaDetector equality test (all fixture photos, a v6 architecture, the letterbox
+# measurement); `make test` runs a bounded form. Needs the tools venv (built on first use).
+test-megadetector: $(VENV)/.installed-dev
+	FOVEA_MEGADETECTOR_TESTS=full $(BIN)/pytest -m megadetector -s tests/megadetector
 
 # Debian's chromium for the UI's browser test (Playwright's own downloads need the internet).
 chromium:

@@ -104,7 +104,12 @@ def build_repository(root: Path) -> Path:
         scratch / "v8-empty.onnx", {"output0": np.zeros((1, 7, 5), np.float32)}, (640, 640)
     )
     write_model(root, "yolov8-test", DETECT_TOML.format(decoder="yolov8"), {"1": v8_empty, "2": v8})
-    write_model(root, "yolov5-test", DETECT_TOML.format(decoder="yolov5"), {"1": v5})
+    megadetector_like = (
+        '\n[metadata]\ndetector = "md_v5a.0.0.pt"\ntypical_detection_threshold = 0.2\n'
+    )
+    write_model(
+        root, "yolov5-test", DETECT_TOML.format(decoder="yolov5") + megadetector_like, {"1": v5}
+    )
     camtrap = DETECT_TOML.format(decoder="yolov8").replace(
         "[input]", 'versions_dir = "../yolov8-test"\nversion = "2"\n[input]'
     )

@@ -83,6 +83,25 @@ def colour_classifier(path: Path, size_hw: tuple[int, int] = (32, 32)) -> Path:
     return _save(path, nodes, [_input(size_hw, "NCHW", True)], [out], inits)
 
 
+def colour_cam_classifier(path: Path, size_hw: tuple[int, int] = (32, 32)) -> Path:
+    """The colour classifier with an activation to explain: `features` (N, 3, H/4, W/4) = the
+    image averaged over 4x4 cells, `logits` (N, 3) = 10 x the mean of each feature map."""
+    nodes = [
+        helper.make_node(
+            "AveragePool", ["images"], ["features"], kernel_shape=[4, 4], strides=[4, 4]
+        ),
+        helper.make_node("ReduceMean", ["features"], ["means"], axes=[2, 3], keepdims=0),
+        helper.make_node("Mul", ["means", "ten"], ["logits"]),
+    ]
+    inits = [numpy_helper.from_array(np.array([10.0], np.float32), "ten")]
+    h, w = size_hw
+    outputs = [
+        helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3]),
+        helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 3, h // 4, w // 4]),
+    ]
+    return _save(path, nodes, [_input(size_hw, "NCHW", True)], outputs, inits)
+
+
 def red_segmenter(path: Path, size_hw: tuple[int, int] = (64, 64)) -> Path:
     """Logits (N, 1, H, W) = 10 x (R - G): red pixels are foreground."""
     weight = np.array([10.0, -10.0, 0.0], np.float32).reshape(1, 3, 1, 1)

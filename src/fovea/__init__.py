@@ -1,11 +1,12 @@
 """Fovea: serve image models (detection, classification, segmentation) from an ONNX repository.
 
 The names a user needs: results (Detections, Classes, Mask, Heatmap) and their Geometry, the
-request Params, a model repository and its served models, the clients, and the error classes.
+request Params and ExplainParams, a model repository and its served models, the clients, and the
+error classes.
 """
 
 from fovea.client import APIError, AsyncClient, Client
-from fovea.core import Classes, Detections, Geometry, Heatmap, Mask, Params
+from fovea.core import Classes, Detections, ExplainParams, Geometry, Heatmap, Mask, Params
 from fovea.errors import (
     FoveaError,
     ImageDecodeError,
@@ -40,6 +41,7 @@ __all__ = [
     "Classes",
     "Client",
     "Detections",
+    "ExplainParams",
     "FoveaError",
     "Geometry",
     "Heatmap",

@@ -21,6 +21,10 @@ models_app = typer.Typer(help="List or check models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(jobs_app, name="jobs")
 app.command("export")(export)
+import_app = typer.Typer(
+    help="Import a checkpoint as a ready model folder (needs no server).", no_args_is_help=True
+)
+models_app.add_typer(import_app, name="import")
 
 RepositoryOpt = Annotated[
     Optional[Path],  # noqa: UP045 - typer reads the annotation at run time
@@ -291,6 +295,37 @@ def check_models(path: Annotated[Path, typer.Argument(help="Repository folder.")
         typer.echo(f"{path}: no model folders (a folder with a model.toml)", err=True)
     if failed or not repo.entries:
         raise typer.Exit(1)
+
+
+@import_app.command("megadetector")
+def import_megadetector(
+    weights: Annotated[Path, typer.Argument(help="MegaDetector .pt file, e.g. md_v5a.0.0.pt.")],
+    into: Annotated[Path, typer.Option(help="Model repository folder to add it to.")],
+    name: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Model name (default from the release: md-v5a, md-v1000-redwood...)."),
+    ] = None,
+    version: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="The release, when the file name does not say (e.g. v5a.0.0)."),
+    ] = None,
+    verify: Annotated[bool, typer.Option(help="Check ONNX Runtime against PyTorch.")] = True,
+) -> None:
+    """Export a MegaDetector checkpoint to ONNX with MegaDetector's preprocessing and metadata.
+
+    The export runs in a tools venv (PyTorch, yolov5, ultralytics) built on first use under
+    FOVEA_TOOLS_DIR; the server never needs them.
+    """
+    from fovea.config import Settings
+    from fovea.errors import ModelImportError
+    from fovea.importers import import_megadetector as run_import
+
+    try:
+        tools_dir = Settings().tools_dir
+        run_import(weights, into, name, version, tools_dir=tools_dir, verify=verify, say=typer.echo)
+    except ModelImportError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @app.command()

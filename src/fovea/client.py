@@ -14,10 +14,11 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from fovea.core import Params
+from fovea.core import ExplainParams, Params
 from fovea.inspection.camera import TakePhotoParams
 from fovea.inspection.patterns import Pattern, dump_pattern
 from fovea.wire import (
+    ExplainResponse,
     FrameLine,
     JobInfo,
     JobList,
@@ -81,6 +82,34 @@ def predict_request(
         values["classes"] = ",".join(values["classes"])
     files = [("files", _file(i, n)) for n, i in enumerate(images)]
     return {"method": "POST", "url": url, "params": {**query, **values}, "files": files}
+
+
+def explain_params_of(params: ExplainParams | None, overrides: dict[str, Any]) -> ExplainParams:
+    """`params` with keyword overrides (None ones ignored), validated with the server's bounds;
+    only what was given is sent, so the server's defaults apply to the rest."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    base = params.given() if params is not None else {}
+    return ExplainParams.model_validate({**base, **given})
+
+
+def explain_request(
+    model: str,
+    image: ImageSource,
+    params: ExplainParams,
+    version: str | None = None,
+    answer_format: str = "json",
+) -> dict[str, Any]:
+    """httpx request arguments for explain: multipart for a file or bytes, JSON for a URL."""
+    url = f"/v1/models/{model}/explain"
+    query: dict[str, Any] = {"format": answer_format, **({"version": version} if version else {})}
+    given = params.model_dump(mode="json", include=params.model_fields_set)
+    if isinstance(image, str):
+        body = {"inputs": [_json_input(image, 0)], "params": given}
+        return {"method": "POST", "url": url, "params": query, "json": body}
+    if "box" in given:
+        given["box"] = ",".join(str(v) for v in given["box"])
+    files = [("file", _file(image, 0))]
+    return {"method": "POST", "url": url, "params": {**query, **given}, "files": files}
 
 
 @dataclass(frozen=True)
@@ -346,6 +375,33 @@ class Client:
         request = _render_request(model, image, params_of(params, overrides), version, image_format)
         return read_bytes(self.http.request(**request))
 
+    def explain(
+        self,
+        model: str,
+        image: ImageSource,
+        params: ExplainParams | None = None,
+        version: str | None = None,
+        **overrides: Any,
+    ) -> ExplainResponse:
+        """Where the model looked for one image's answer: `method`, `target` and the other
+        ExplainParams as keywords; `.result()` of the answer is the Heatmap."""
+        request = explain_request(model, image, explain_params_of(params, overrides), version)
+        return read_as(self.http.request(**request), ExplainResponse)
+
+    def explain_overlay(
+        self,
+        model: str,
+        image: ImageSource,
+        image_format: str = "png",
+        params: ExplainParams | None = None,
+        version: str | None = None,
+        **overrides: Any,
+    ) -> bytes:
+        """The image with its explanation's heatmap over it, PNG or JPEG bytes."""
+        explained = explain_params_of(params, overrides)
+        request = explain_request(model, image, explained, version, image_format)
+        return read_bytes(self.http.request(**request))
+
     # Visual inspection
 
     def inspect(
@@ -531,6 +587,30 @@ class AsyncClient:
         **overrides: Any,
     ) -> bytes:
         request = _render_request(model, image, params_of(params, overrides), version, image_format)
+        return read_bytes(await self.http.request(**request))
+
+    async def explain(
+        self,
+        model: str,
+        image: ImageSource,
+        params: ExplainParams | None = None,
+        version: str | None = None,
+        **overrides: Any,
+    ) -> ExplainResponse:
+        request = explain_request(model, image, explain_params_of(params, overrides), version)
+        return read_as(await self.http.request(**request), ExplainResponse)
+
+    async def explain_overlay(
+        self,
+        model: str,
+        image: ImageSource,
+        image_format: str = "png",
+        params: ExplainParams | None = None,
+        version: str | None = None,
+        **overrides: Any,
+    ) -> bytes:
+        explained = explain_params_of(params, overrides)
+        request = explain_request(model, image, explained, version, image_format)
         return read_bytes(await self.http.request(**request))
 
     # Visual inspection

@@ -143,6 +143,14 @@ class Settings(BaseSettings):
     jobs_max_unzipped_bytes: int = Field(
         4 * 1024**3, description="Largest total size an uploaded zip may unpack to, bytes."
     )
+    explain_max_evaluations: int = Field(
+        1024, ge=1, description="Most perturbed images one explanation may run through a model."
+    )
+    tools_dir: Path | None = Field(
+        None,
+        description="Where `fovea models import` keeps its tools venv (PyTorch, ~5.5 GB); "
+        "default: $XDG_CACHE_HOME/fovea/tools, else ~/.cache/fovea/tools.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -34,7 +34,8 @@ FoveaError
 ├── BackendUnavailable                503 backend-unavailable
 ├── BackendError                      502 backend-error
 ├── VideoUnavailable                  501 video-unavailable
-└── ModelConfigError (also ValueError) a broken model.toml or ONNX file, found at load time
+├── ModelConfigError (also ValueError) a broken model.toml or ONNX file, found at load time
+└── ModelImportError (also ValueError) `fovea models import` cannot take a checkpoint
 """
 
 from __future__ import annotations
@@ -329,6 +330,13 @@ class ExtraNotInstalled(FoveaError):
     status = 501
     type = "extra-not-installed"
     title = "Optional extra not installed"
+
+
+class ModelImportError(FoveaError, ValueError):
+    """A checkpoint cannot be imported into a repository; the detail says what was expected."""
+
+    type = "model-import"
+    title = "Model import failed"
 
 
 PROBLEM_TYPES: tuple[type[FoveaError], ...] = (

@@ -1,7 +1,6 @@
 """Screenshots of every page for the README: `python -m tests.ui.screenshots [folder]`.
 
-Runs the bundled models, plus the test suite's tiny colour classifier (see `demo_repository`),
-then drives each page in headless Chromium.
+Runs the bundled models (see `demo_repository`), then drives each page in headless Chromium.
 """
 
 from __future__ import annotations
@@ -87,8 +86,9 @@ def take_all(page: Page, ui: str, out: Path) -> None:
     shoot(page, out / "segmentation.png")
 
     open_page(page, f"{ui}/classification", "Classification")
-    choose(page, "or try a sample photo", "coffee.jpg")
+    choose(page, "or try a sample photo", "chelsea.jpg")
     page.get_by_test_id("stVegaLiteChart").wait_for()
+    page.get_by_text(re.compile(r"^Score-CAM: where the model looked for ")).wait_for()
     shoot(page, out / "classification.png")
 
     open_page(page, f"{ui}/inspect", "Inspect")

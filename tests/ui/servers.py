@@ -17,18 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from tests import onnx_models
-from tests.helpers import write_model
-
 BUNDLED = Path(__file__).parents[2] / "src" / "fovea" / "bundled_models"
-CLASSIFIER = """
-task = "classify"
-decoder = "softmax"
-labels = ["red", "green", "blue"]
-[input]
-size = [32, 32]
-resize = "stretch"
-"""
 
 
 class StartFailed(RuntimeError):
@@ -47,15 +36,12 @@ def closed_port_url() -> str:
 
 
 def demo_repository(root: Path) -> Path:
-    """root/models: the bundled models, plus the test suite's tiny colour classifier (no
-    classifier ships, and the Classification page needs one)."""
+    """root/models: the bundled models, as `make run` serves them."""
     models = root / "models"
     models.mkdir()
     for folder in sorted(BUNDLED.iterdir()):
         if (folder / "model.toml").exists():
             (models / folder.name).symlink_to(folder)
-    onnx = onnx_models.colour_classifier(root / "colour.onnx")
-    write_model(models, "colour-classifier", CLASSIFIER, {"1": onnx})
     return models
 
 

@@ -3,17 +3,19 @@ headless by Playwright; the tests read back what a user sees: tables, captions a
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
 
+import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from fovea.ui.widgets import SAMPLES
-from tests.helpers import encode
 from tests.ui.browser import CHROMIUM_ARGS, choose, find_chromium, wait_idle
 from tests.ui.servers import api_server, demo_repository, ui_server
 from tests.video.clips import Clips
@@ -120,22 +122,58 @@ def test_predict_shows_the_cat_in_the_sample_photo(page: Page, ui_url: str) -> N
     assert names == ["Download JSON", "Download CSV", "Download annotated PNG"]
 
 
-def test_classification_shows_the_top_class_of_an_upload(
-    page: Page, ui_url: str, tmp_path: Path
-) -> None:
-    blue = tmp_path / "blue.png"
-    blue.write_bytes(encode(Image.new("RGB", (120, 80), (20, 30, 230))))
+def picture_pixels(page: Page, caption: str | re.Pattern[str]) -> np.ndarray[Any, Any]:
+    """The RGB pixels of the st.image with this caption, as the browser received them (a rerun
+    replaces a picture's file: ask again until the page holds still)."""
+    figure = page.get_by_test_id("stImage").filter(has_text=caption).locator("img")
+    for _ in range(50):
+        wait_idle(page)
+        source = figure.get_attribute("src")
+        answer = page.request.get(urljoin(page.url, source or ""))
+        if answer.ok:
+            with Image.open(io.BytesIO(answer.body())) as picture:
+                return np.asarray(picture.convert("RGB"))
+        page.wait_for_timeout(200)
+    raise AssertionError(f"the picture captioned {caption!r} never loaded")
+
+
+def test_classification_names_the_cat_and_shows_where_it_looked(page: Page, ui_url: str) -> None:
     open_page(page, f"{ui_url}/classification", "Classification")
-    choose(page, "Model", "colour-classifier")
-    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(blue)
+    choose(page, "or try a sample photo", "chelsea.jpg")  # imagenet: the one classifier
     page.get_by_test_id("stVegaLiteChart").wait_for()
     cells = grid_cells(page)
     cells.first.wait_for(state="attached")
     wait_idle(page)
     texts = cells.all_inner_texts()
-    assert texts[0] == "blue"  # the top row: label, then score
-    assert float(texts[1]) > 0.9
-    assert picture_size(page, "blue.png") == (120, 80)
+    assert texts[0] == "Egyptian cat"  # the top row: label, then score
+    assert float(texts[1]) > 0.5
+    scorecam = re.compile(
+        r"^Score-CAM: where the model looked for Egyptian cat \(0\.7\d\); 32 model runs"
+    )
+    page.get_by_text(scorecam).wait_for()
+    # The overlay is the photo at its own size, darkened where the model did not look: the
+    # background strip right of the cat's hand-labelled box (x >= 398) more than the cat.
+    overlay = picture_pixels(page, scorecam).astype(float)
+    with Image.open(SAMPLES / "chelsea.jpg") as photo:
+        original = np.asarray(photo.convert("RGB")).astype(float)
+    assert overlay.shape == original.shape == (300, 451, 3)
+    change = (overlay - original).sum(axis=2)
+    assert change[:, :398].mean() > change[:, 398:].mean()
+
+    choose(page, "Explanation", "Occlusion")
+    occlusion = re.compile(r"^Occlusion: where the model looked for Egyptian cat .*64 model runs")
+    page.get_by_text(occlusion).wait_for()
+    # The opacity slider redraws at once: at 0 the overlay is the photo itself.
+    drawn = page.get_by_test_id("stImage").filter(has_text=occlusion).locator("img")
+    before = drawn.get_attribute("src")
+    slider = page.get_by_role("slider", name="Heatmap opacity")
+    slider.focus()
+    for _ in range(10):  # 0.50 -> 0.00 in steps of 0.05
+        slider.press("ArrowLeft")
+    expect(slider).to_have_attribute("aria-valuetext", "0.00")
+    expect(drawn).not_to_have_attribute("src", before or "")  # redrawn
+    plain = picture_pixels(page, occlusion).astype(float)
+    assert np.abs(plain - original).mean() < 2  # as the browser got it (JPEG)
 
 
 def test_video_page_plays_the_annotated_video(page: Page, ui_url: str, clips: Clips) -> None:

@@ -6,9 +6,18 @@ import numpy as np
 import pytest
 
 from fovea.client import APIError
-from fovea.core import Classes, Detections, Mask
+from fovea.core import Classes, Detections, Heatmap, Mask
 from fovea.ui import logic
-from fovea.wire import InputInfo, ModelInfo, Output, PredictResponse, Timing, output_of
+from fovea.wire import (
+    ExplainResponse,
+    InputInfo,
+    ModelInfo,
+    Output,
+    PredictResponse,
+    Timing,
+    heatmap_out,
+    output_of,
+)
 
 LABELS = ("cat", "dog", "person")
 Row = tuple[str, float] | tuple[str, float, list[float]]
@@ -306,3 +315,32 @@ def test_not_fovea_message() -> None:
 )
 def test_unique_names(names: list[str], unique: list[str]) -> None:
     assert logic.unique_names(names) == unique
+
+
+@pytest.mark.parametrize(
+    ("method", "name"),
+    [("scorecam", "Score-CAM"), ("rise", "RISE"), ("occlusion", "Occlusion"), ("x", "x")],
+)
+def test_method_name(method: str, name: str) -> None:
+    assert logic.method_name(method) == name
+
+
+def test_explanation_caption_says_what_was_explained_and_its_cost() -> None:
+    heatmap = Heatmap(np.zeros((2, 3), np.float32))
+    answer = ExplainResponse(
+        model="imagenet",
+        version="1",
+        task="classify",
+        method="rise",
+        label="Egyptian cat",
+        class_id=285,
+        score=0.74131,
+        evaluations=64,
+        width=3,
+        height=2,
+        heatmap=heatmap_out(heatmap),
+        timing={"base": 30.0, "sweep": 1220.0, "total": 1250.0},
+    )
+    assert logic.explanation_caption(answer) == (
+        "RISE: where the model looked for Egyptian cat (0.74); 64 model runs in 1.2 s"
+    )

@@ -162,6 +162,52 @@ def test_classification_top_k(open_page: Callable[[str], AppTest]) -> None:
     app.slider(key="classify_colour-test_k").set_value(1).run()
     assert [r["label"] for r in rows(app)] == ["red"]
     assert len(app.get("vega_lite_chart")) == 1
+    assert app.selectbox(key="classify_colour-test_target").options == ["red"]
+
+
+@pytest.fixture
+def explain_posts(monkeypatch: pytest.MonkeyPatch) -> list[httpx.Request]:
+    """Every explain request the UI sends."""
+    sent: list[httpx.Request] = []
+    send = httpx.Client.send
+
+    def spy(self: httpx.Client, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        if request.url.path.endswith("/explain"):
+            sent.append(request)
+        return send(self, request, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "send", spy)
+    return sent
+
+
+def captions(app: AppTest) -> list[str]:
+    return [str(i.proto.imgs[0].caption) for i in images(app)]
+
+
+def test_classification_explains_the_chosen_class(
+    open_page: Callable[[str], AppTest], explain_posts: list[httpx.Request]
+) -> None:
+    app = open_page("classification")
+    app.selectbox(key="classify_model").set_value("colour-test").run()
+    app.file_uploader(key="classify_upload").set_value(("red.jpg", RED, "image/jpeg")).run()
+    method = app.selectbox(key="classify_colour-test_method")
+    assert method.options == ["RISE", "Occlusion"]  # no activation output: no Score-CAM
+    [caption] = captions(app)
+    assert caption.startswith("RISE: where the model looked for red (1.00); 64 model runs in ")
+    assert len(explain_posts) == 1
+    app.slider(key="classify_opacity").set_value(0.9).run()
+    assert len(explain_posts) == 1  # the slider only redraws
+    app.selectbox(key="classify_colour-test_method").set_value("occlusion").run()
+    [caption] = captions(app)
+    assert caption.startswith("Occlusion: where the model looked for red (1.00); 1 model runs")
+    app.selectbox(key="classify_colour-test_target").set_value("blue").run()
+    assert "looked for blue (0.00)" in captions(app)[0]
+    assert [dict(r.url.params) for r in explain_posts] == [
+        {"format": "json", "method": "rise", "target": "red"},
+        {"format": "json", "method": "occlusion", "target": "red"},
+        {"format": "json", "method": "occlusion", "target": "blue"},
+    ]
+    assert not app.exception
 
 
 def ask_a_detector_for_classes() -> None:
@@ -174,6 +220,33 @@ def ask_a_detector_for_classes() -> None:
 
     answer = api.predict("yolov8-test", "a.jpg", image_bytes((64, 64)), Classes)
     st.write(answer.message if isinstance(answer, api.Failure) else "answered")
+
+
+def explain_with_a_method_the_model_lacks() -> None:
+    """Run by AppTest as a script of its own: the same refusal twice, asked for once."""
+    import streamlit as st
+
+    from fovea.core import ExplainParams
+    from fovea.ui import api
+    from tests.helpers import image_bytes
+
+    for _ in range(2):
+        answer = api.explain("colour-test", image_bytes((64, 64)), ExplainParams(method="scorecam"))
+        st.write(answer.message if isinstance(answer, api.Failure) else "explained")
+
+
+def test_an_explanation_the_api_refuses_is_a_message_asked_for_once(
+    synthetic_api: str, monkeypatch: pytest.MonkeyPatch, explain_posts: list[httpx.Request]
+) -> None:
+    monkeypatch.setenv("FOVEA_API_URL", synthetic_api)
+    app = AppTest.from_function(explain_with_a_method_the_model_lacks, default_timeout=30).run()
+    assert not app.exception
+    message = (
+        "Invalid parameter (HTTP 422): scorecam needs an activation output, and model "
+        "'colour-test' names none in model.toml ([explain] activation); use rise or occlusion"
+    )
+    assert [m.value for m in app.markdown] == [message, message]
+    assert len(explain_posts) == 1  # a refusal of the input is remembered
 
 
 def test_an_answer_of_another_result_type_is_a_failure(

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
 import zipfile
+from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -46,22 +48,21 @@ def run(cmd: list[str], **kw) -> None:
     subprocess.run(cmd, check=True, **kw)
 
 
+def _toolsenv():
+    """Fovea's tools-venv builder (src/fovea/importers/_toolsenv.py, stdlib only), loaded from
+    its file so this script needs no Fovea install: one implementation for both."""
+    path = os.path.join(REPO, "src", "fovea", "importers", "_toolsenv.py")
+    spec = importlib.util.spec_from_file_location("fovea_toolsenv", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def ensure_venv(build: str, python: str, kind: str) -> str:
     venv = os.path.join(build, specs.VENVS[kind]["dir"])
     req = os.path.join(HERE, specs.VENVS[kind]["requirements"])
-    stamp = os.path.join(venv, ".requirements.sha256")
-    want = sha256(req)
-    vpy = os.path.join(venv, "bin", "python")
-    if os.path.exists(stamp) and os.path.exists(vpy):
-        with open(stamp) as f:
-            if f.read().strip() == want:
-                return vpy
-    shutil.rmtree(venv, ignore_errors=True)
-    run([python, "-m", "venv", venv])
-    run([vpy, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", req])
-    with open(stamp, "w") as f:
-        f.write(want + "\n")
-    return vpy
+    toolsenv = _toolsenv()
+    return str(toolsenv.ensure_venv(Path(venv), Path(req), python, say=print))
 
 
 def fetch(src: dict, downloads: str) -> str:

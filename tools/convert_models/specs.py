@@ -214,6 +214,9 @@ dtype = "float32"
 
 [postprocess]
 top_k = 5
+
+[explain]
+activation = "features"       # Score-CAM masks the image with these maps (gradient-free)
 """
 
 MODELS = {

@@ -17,6 +17,7 @@ from fovea.api import errors
 from fovea.api.metrics import Metrics
 from fovea.api.middleware import RequestMiddleware, ServingState
 from fovea.api.routes import (
+    explain,
     health,
     inspect,
     jobs,
@@ -35,7 +36,14 @@ from fovea.protocols.kserve_v2 import http as kserve_http
 from fovea.protocols.kserve_v2.serving import serving as kserve_serving
 from fovea.runtime.memory import trim
 from fovea.serving import Observer, Reloader, Service
-from fovea.wire import JobRequest, PredictRequest, Problem
+from fovea.wire import (
+    Base64ExplainRequest,
+    ExplainRequest,
+    ExplainResponse,
+    JobRequest,
+    PredictRequest,
+    Problem,
+)
 
 ServiceFactory = Callable[[Settings, Observer], Service]
 
@@ -97,6 +105,7 @@ def create_app(
         app.include_router(router, dependencies=[Protected])
     app.include_router(inspect.router, dependencies=[Protected])
     app.include_router(patterns.router, dependencies=[Protected])
+    app.include_router(explain.router, dependencies=[Protected])
     # KServe V2 has its own keys and errors: {"error": ...}, per the protocol.
     app.include_router(kserve_http.router)
     app.include_router(video.router)  # keys checked per route: WebSockets take them in the query
@@ -138,13 +147,15 @@ async def _trim_when_idle(serving: ServingState, idle_s: float = 2.0) -> None:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's schema plus the JSON bodies of predict and jobs, which no parameter declares."""
+    """FastAPI's schema plus the JSON bodies of predict, jobs and explain, which no parameter
+    declares."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title, version=app.version, summary=app.summary, routes=app.routes
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for request_body in (PredictRequest, JobRequest):
+        bodies = (PredictRequest, JobRequest, ExplainRequest, ExplainResponse, Base64ExplainRequest)
+        for request_body in bodies:
             body = request_body.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(body.pop("$defs", {}))
             components[request_body.__name__] = body

@@ -9,10 +9,11 @@ from fovea.models._repository import (
     Servable,
     Status,
 )
-from fovea.models._served import Prediction, Prepared, ServedModel
+from fovea.models._served import ACTIVATION, Prediction, Prepared, ServedModel
 from fovea.models._spec import AnySpec, InputSpec, ModelSpec, PipelineModelSpec, load_spec
 
 __all__ = [
+    "ACTIVATION",
     "BUNDLED",
     "AnySpec",
     "InputSpec",

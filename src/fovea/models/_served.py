@@ -24,6 +24,7 @@ from fovea.vision import DecodedImage, ImageLike, Limits, load_image, prepare
 
 Tensor = npt.NDArray[np.generic]
 T = TypeVar("T")
+ACTIVATION = "activation"  # the outputs' key of model.toml's explain.activation, when it names one
 
 
 @dataclass
@@ -40,13 +41,15 @@ class Prepared:
 @dataclass(frozen=True)
 class Prediction:
     """A result in image pixels, the image's size, wall and CPU milliseconds per stage, and the
-    decoded image when it was kept."""
+    decoded image and the raw outputs by role when they were kept (to draw on, or to explain the
+    result)."""
 
     result: Result
     size_wh: tuple[int, int]
     timing_ms: dict[str, float]
     cpu_ms: dict[str, float] = field(default_factory=dict)
     image: Image.Image | None = None
+    outputs: Outputs | None = None
 
 
 class ServedModel:
@@ -57,6 +60,7 @@ class ServedModel:
         self.decoder: Decoder = TASKS[spec.task].decoders[spec.decoder]
         self.labels: tuple[str, ...] = _reported_labels(spec)
         self.roles = resolve_outputs(self.decoder.roles, session.output_names, spec.outputs)
+        self.activation = _activation(spec, session.output_names)
         self._remap = _remap_table(spec)
         self._check_input()
 
@@ -111,8 +115,12 @@ class ServedModel:
         return [{name: _item(array, i, count) for name, array in raw.items()} for i in range(count)]
 
     def by_role(self, outputs: dict[str, Tensor]) -> Outputs:
-        """One item's graph outputs as the decoder reads them: by role, float32."""
-        return {role: np.asarray(outputs[name], np.float32) for role, name in self.roles.items()}
+        """One item's graph outputs as the decoder reads them: by role, float32 (and the
+        activation model.toml names for explanations, under ACTIVATION)."""
+        by_role = {role: np.asarray(outputs[name], np.float32) for role, name in self.roles.items()}
+        if self.activation is not None:
+            by_role[ACTIVATION] = np.asarray(outputs[self.activation], np.float32)
+        return by_role
 
     def infer(self, tensors: Sequence[Tensor], *, idle: bool = False) -> list[Outputs]:
         """Run the model on a batch of prepared tensors; one output dict (by role) per image."""
@@ -122,12 +130,20 @@ class ServedModel:
         """Decode one image's outputs, then map the result back to the image's pixels."""
         return geometry.to_image(self.decoder.decode(outputs, context))
 
-    def complete(self, prepared: Prepared, outputs: Outputs, context: DecodeContext) -> Prediction:
+    def complete(
+        self,
+        prepared: Prepared,
+        outputs: Outputs,
+        context: DecodeContext,
+        *,
+        keep_outputs: bool = False,
+    ) -> Prediction:
         clock = prepared.clock
         with clock.stage("postprocess"):
             result = self.finish(outputs, prepared.geometry, context)
         size_wh = prepared.geometry.image_wh
-        return Prediction(result, size_wh, clock.wall_ms, clock.cpu_ms, prepared.image)
+        kept = outputs if keep_outputs else None
+        return Prediction(result, size_wh, clock.wall_ms, clock.cpu_ms, prepared.image, kept)
 
     def run(
         self,
@@ -136,13 +152,14 @@ class ServedModel:
         limits: Limits,
         *,
         keep_image: bool = False,
+        keep_outputs: bool = False,
         idle: bool = False,
     ) -> Prediction:
         """Load, infer and complete one image in the calling thread."""
         prepared = self.load(image, limits, keep_image=keep_image)
         with prepared.clock.stage("infer"):
             outputs = self.infer([prepared.tensor], idle=idle)[0]
-        return self.complete(prepared, outputs, context)
+        return self.complete(prepared, outputs, context, keep_outputs=keep_outputs)
 
     def predict(
         self,
@@ -151,21 +168,32 @@ class ServedModel:
         limits: Limits | None = None,
         *,
         keep_image: bool = False,
+        keep_outputs: bool = False,
     ) -> Prediction:
         """The whole pipeline for one image (bytes, an RGB array or a Pillow image), in the
-        calling thread: what a notebook or a script wants."""
+        calling thread: what a notebook or a script wants. `keep_outputs` keeps the raw outputs
+        by role (with the activation, if model.toml names one)."""
         context = self.context(params or Params())
-        return self.run(image, context, limits or Limits(), keep_image=keep_image)
+        return self.run(
+            image, context, limits or Limits(), keep_image=keep_image, keep_outputs=keep_outputs
+        )
 
     def warm_up(self) -> None:
         """One run on a grey image: fails loudly at load time, not on the first request."""
         w, h = self.input_wh
         try:
-            self.predict(np.full((h, w, 3), 114, np.uint8))
+            prediction = self.predict(np.full((h, w, 3), 114, np.uint8), keep_outputs=True)
         except FoveaError:
             raise
         except Exception as exc:  # any failure here means model.toml does not fit the graph
             raise ModelConfigError(f"warm-up run failed: {exc}") from exc
+        assert prediction.outputs is not None
+        activation = prediction.outputs.get(ACTIVATION)
+        if activation is not None and activation.ndim != 3:
+            raise ModelConfigError(
+                f"explain.activation {self.activation!r} must be (N, C, h, w), a convolutional "
+                f"activation; the graph gives {activation.ndim + 1} dimensions"
+            )
 
     def _allowed(self, classes: tuple[str, ...] | None) -> frozenset[int] | None:
         if classes is None:
@@ -191,6 +219,16 @@ class ServedModel:
             raise ModelConfigError(
                 f"input.dtype is {spec.dtype} ({wanted}) but the graph takes {graph_type}"
             )
+
+
+def _activation(spec: ModelSpec, graph_outputs: Sequence[str]) -> str | None:
+    name = spec.explain.activation
+    if name is not None and name not in graph_outputs:
+        raise ModelConfigError(
+            f"explain.activation {name!r} is not an output of the graph; it has "
+            f"{list(graph_outputs)}"
+        )
+    return name
 
 
 def _reported_labels(spec: ModelSpec) -> tuple[str, ...]:

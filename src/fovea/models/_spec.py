@@ -6,13 +6,24 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
 
 from fovea.errors import ModelConfigError
 from fovea.runtime.remote_options import RemoteOptions
 from fovea.tasks import TASKS
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+# A [metadata] value: text or a number (an integer stays one); never a bool, list or table.
+MetadataValue = StrictStr | StrictInt | StrictFloat
 
 
 class _Strict(BaseModel):
@@ -95,6 +106,14 @@ class BackendSpec(_Strict):
         return RemoteOptions(**self.model_dump())
 
 
+class ExplainSpec(_Strict):
+    """What explanations may use beyond the decoder's outputs."""
+
+    # A graph output holding a convolutional activation (N, C, h, w) for Score-CAM; checked
+    # against the graph when the model loads.
+    activation: str | None = Field(None, min_length=1)
+
+
 class ModelSpec(_Strict):
     """The whole of a `model.toml`."""
 
@@ -113,6 +132,10 @@ class ModelSpec(_Strict):
     batching: BatchingSpec = BatchingSpec()
     runtime: RuntimeSpec = RuntimeSpec()
     backend: BackendSpec | None = None  # a remote server runs the graph instead of model.onnx
+    explain: ExplainSpec = ExplainSpec()
+    # Free-form facts about the model for its users, reported as is by GET /v1/models; e.g. a
+    # MegaDetector import's `detector` file name and its detection thresholds.
+    metadata: dict[Annotated[str, Field(min_length=1)], MetadataValue] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelSpec:

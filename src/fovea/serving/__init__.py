@@ -3,6 +3,7 @@ execution, composed by `Service`, which the API, the CLI and background workload
 
 from fovea.serving._admission import Admission, Priority, Ticket
 from fovea.serving._batching import Batchers, batch_size
+from fovea.serving._explain import Explanation, explain, methods_for
 from fovea.serving._fetch import FetchPolicy, fetch
 from fovea.serving._pipeline import Pipeline
 from fovea.serving._reload import Reloader
@@ -24,6 +25,7 @@ __all__ = [
     "Base64",
     "Batchers",
     "Encoded",
+    "Explanation",
     "FetchPolicy",
     "Frame",
     "ImageInput",
@@ -39,6 +41,8 @@ __all__ = [
     "Url",
     "batch_size",
     "decode_base64",
+    "explain",
     "fetch",
     "image_of",
+    "methods_for",
 ]

@@ -36,9 +36,10 @@ class Pipeline:
         priority: Priority = Priority.INTERACTIVE,
         *,
         keep_image: bool = False,
+        keep_outputs: bool = False,
     ) -> Prediction:
         """One image's prediction; `keep_image` decodes it at full resolution and returns it
-        with the prediction, to draw on."""
+        with the prediction, to draw on; `keep_outputs` returns the raw outputs too."""
         queued_at = time.perf_counter()
         batcher = self.batchers.get(model)
         if batcher.max_batch_size == 1:
@@ -47,7 +48,14 @@ class Pipeline:
 
             def whole() -> Prediction:
                 image = image_of(source, self.limits.max_bytes)
-                return model.run(image, context, self.limits, keep_image=keep_image, idle=idle)
+                return model.run(
+                    image,
+                    context,
+                    self.limits,
+                    keep_image=keep_image,
+                    keep_outputs=keep_outputs,
+                    idle=idle,
+                )
 
             prediction, waited = await self.in_worker(whole, priority)
             return _stamp(prediction, queued_at, queue=waited)
@@ -65,7 +73,8 @@ class Pipeline:
         outputs = model.by_role(raw)
         prepared.clock.add("infer", timing.infer_ms, timing.cpu_ms)
         prediction, _ = await self.in_worker(
-            lambda: model.complete(prepared, outputs, context), priority
+            lambda: model.complete(prepared, outputs, context, keep_outputs=keep_outputs),
+            priority,
         )
         return _stamp(prediction, queued_at, queue=slot_wait + waited + timing.queue_ms)
 

@@ -188,6 +188,7 @@ class Service:
         priority: Priority = Priority.INTERACTIVE,
         *,
         keep_image: bool = False,
+        keep_outputs: bool = False,
     ) -> Prediction:
         """One image: fetched if it is a URL, then through the pipeline; observed either way."""
         try:
@@ -196,7 +197,12 @@ class Service:
                 prediction = await self._two_stage(model, local, context, priority, keep_image)
             else:
                 prediction = await self.pipeline.run(
-                    model, local, context, priority, keep_image=keep_image
+                    model,
+                    local,
+                    context,
+                    priority,
+                    keep_image=keep_image,
+                    keep_outputs=keep_outputs,
                 )
         except FoveaError:
             self._observe(model, {}, ok=False)

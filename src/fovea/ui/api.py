@@ -15,16 +15,18 @@ import httpx
 import streamlit as st
 
 from fovea.client import APIError, Client, VideoAnswer, predict_request, read_as
-from fovea.core import Classes, Detections, Mask, Params, Result
+from fovea.core import Classes, Detections, ExplainParams, Heatmap, Mask, Params, Result
 from fovea.ui import logic
 from fovea.ui.config import UISettings, load_settings
-from fovea.wire import ModelInfo, Output, PredictResponse, Readiness
+from fovea.wire import ExplainResponse, ModelInfo, Output, PredictResponse, Readiness
 
 T = TypeVar("T")
 R = TypeVar("R", Detections, Classes, Mask)
 MemoKey = tuple[str, str, str, str, Params]
+ExplainKey = tuple[str, str, str, ExplainParams]
 _MEMO_KEY = "_fovea_answers"
 _VIDEO_MEMO_KEY = "_fovea_videos"
+_EXPLAIN_KEY = "_fovea_explanations"
 _MEMO_SIZE = 256  # answers kept per session; a batch of uploads is well below this
 _RETRYABLE = {401, 403, 408, 429}  # a key, time or rate problem: worth asking again
 
@@ -41,6 +43,15 @@ class Answer(Generic[R]):
     @property
     def output(self) -> Output:
         return self.response.outputs[0]
+
+
+@dataclass(frozen=True)
+class Explained:
+    """One image's explanation, its heatmap as a core type, and the round trip from the UI."""
+
+    response: ExplainResponse
+    heatmap: Heatmap
+    round_trip_ms: float
 
 
 @dataclass(frozen=True)
@@ -199,6 +210,28 @@ def _predict_named(
     request = predict_request(model, [data], params)
     request["files"] = [("files", (name, data))]
     return read_as(client.http.request(**request), PredictResponse)
+
+
+def explain(model: str, data: bytes, params: ExplainParams) -> Explained | Failure:
+    """Where the model looked for one image, remembered for this session by URL, model, bytes
+    and parameters: an explanation runs the model dozens of times, so it is asked for once."""
+    memo: dict[ExplainKey, Explained | Failure] = st.session_state.setdefault(_EXPLAIN_KEY, {})
+    key = (settings().api_url, model, hashlib.sha256(data).hexdigest(), params)
+    if key in memo:
+        return memo[key]
+    start = time.perf_counter()
+    response = call(lambda c: c.explain(model, data, params))
+    if isinstance(response, Failure) and not response.final:
+        return response  # not remembered: the next rerun asks again
+    if len(memo) >= _MEMO_SIZE:
+        memo.pop(next(iter(memo)))
+    elapsed_ms = round((time.perf_counter() - start) * 1000, 1)
+    memo[key] = (
+        response
+        if isinstance(response, Failure)
+        else Explained(response, response.result(), elapsed_ms)
+    )
+    return memo[key]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,14 @@ import numpy as np
 from fovea.client import APIError
 from fovea.core import Classes, Detections, Mask, Params, labels_of
 from fovea.vision.annotators import palette
-from fovea.wire import ModelInfo, Output, PredictResponse, Timing, detections_of
+from fovea.wire import (
+    ExplainResponse,
+    ModelInfo,
+    Output,
+    PredictResponse,
+    Timing,
+    detections_of,
+)
 
 Json = dict[str, Any]
 
@@ -221,3 +228,25 @@ def unique_names(names: Iterable[str]) -> list[str]:
         stem, dot, ext = name.rpartition(".")
         out.append(f"{stem} ({seen[name]}).{ext}" if dot else f"{name} ({seen[name]})")
     return out
+
+
+METHOD_NAMES = {
+    "scorecam": "Score-CAM",
+    "rise": "RISE",
+    "occlusion": "Occlusion",
+    "drise": "D-RISE",
+}
+
+
+def method_name(method: str) -> str:
+    """How a method is shown: Score-CAM, RISE, Occlusion, D-RISE."""
+    return METHOD_NAMES.get(method, method)
+
+
+def explanation_caption(answer: ExplainResponse) -> str:
+    """What the overlay shows, and what it cost: method, class, score, model runs, seconds."""
+    seconds = answer.timing.get("total", 0.0) / 1000
+    return (
+        f"{method_name(answer.method)}: where the model looked for {answer.label} "
+        f"({answer.score:.2f}); {answer.evaluations} model runs in {seconds:.1f} s"
+    )

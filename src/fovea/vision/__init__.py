@@ -8,7 +8,7 @@ from fovea.vision._decode import (
     decode_image,
     load_image,
 )
-from fovea.vision._prepare import InputFormat, prepare
+from fovea.vision._prepare import InputFormat, neutral_rgb, place, prepare
 
 __all__ = [
     "DecodedImage",
@@ -18,5 +18,7 @@ __all__ = [
     "decode_frame",
     "decode_image",
     "load_image",
+    "neutral_rgb",
+    "place",
     "prepare",
 ]

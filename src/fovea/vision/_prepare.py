@@ -49,9 +49,25 @@ class InputFormat(Protocol):
 
 def prepare(decoded: DecodedImage, spec: InputFormat) -> tuple[npt.NDArray[np.generic], Geometry]:
     """Resize, colour-convert and normalise one image; the tensor has no batch axis."""
-    geometry = Geometry.fit(decoded.size_wh, spec.size_wh, spec.resize)
-    pixels = _place(decoded.image, geometry, spec.pad_value)
+    pixels, geometry = place(decoded, spec)
     return _normalise(pixels, spec), geometry
+
+
+def place(decoded: DecodedImage, spec: InputFormat) -> tuple[npt.NDArray[np.uint8], Geometry]:
+    """The image resized, padded or cropped into the model input: RGB uint8 (H, W, 3), what the
+    model sees before colour order and normalisation. `prepare` of it changes no pixel."""
+    geometry = Geometry.fit(decoded.size_wh, spec.size_wh, spec.resize)
+    return _place(decoded.image, geometry, spec.pad_value), geometry
+
+
+def neutral_rgb(spec: InputFormat) -> tuple[int, int, int]:
+    """The RGB pixel the model reads as zero after normalisation (mean / scale), a neutral value
+    to blank regions with; black for raw uint8 inputs."""
+    if spec.dtype == "uint8":
+        return 0, 0, 0
+    values = [round(min(max(m / spec.scale, 0.0), 255.0)) for m in spec.mean]
+    r, g, b = values[::-1] if spec.color == "BGR" else values
+    return r, g, b
 
 
 def _place(image: Image.Image, geometry: Geometry, pad_value: int) -> npt.NDArray[np.uint8]:

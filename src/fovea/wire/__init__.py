@@ -1,8 +1,17 @@
 """The JSON contract: request and response schemas and their conversion from and to Fovea's
 result types. Shared by the API, the client, the CLI and the UI; imports no server module."""
 
-from fovea.core import Params, QueryParams
+from fovea.core import ExplainParams, Params, QueryParams
 from fovea.wire._convert import detections_of, mask_of, output_of, result_of
+from fovea.wire._explain import (
+    Base64ExplainRequest,
+    Base64ExplainResponse,
+    ExplainRequest,
+    ExplainResponse,
+    HeatmapOut,
+    heatmap_of,
+    heatmap_out,
+)
 from fovea.wire._jobs import JobInfo, JobList, JobRequest, JobSource, JobState
 from fovea.wire._schemas import (
     ClassScore,
@@ -36,9 +45,15 @@ from fovea.wire._video import (
 )
 
 __all__ = [
+    "Base64ExplainRequest",
+    "Base64ExplainResponse",
     "ClassScore",
     "Detection",
+    "ExplainParams",
+    "ExplainRequest",
+    "ExplainResponse",
     "FrameLine",
+    "HeatmapOut",
     "InputInfo",
     "InputItem",
     "JobInfo",
@@ -68,6 +83,8 @@ __all__ = [
     "VideoSummary",
     "VideoUrlRequest",
     "detections_of",
+    "heatmap_of",
+    "heatmap_out",
     "mask_of",
     "output_of",
     "read_stream_message",

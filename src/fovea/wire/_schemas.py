@@ -184,6 +184,14 @@ class ModelInfo(BaseModel):
     )
     providers: list[str] = Field(default_factory=list)
     load_ms: float | None = None
+    explain_methods: list[str] = Field(
+        default_factory=list, description="What POST .../explain takes; the first is the default."
+    )
+    metadata: dict[str, str | int | float] = Field(
+        default_factory=dict,
+        description="model.toml's [metadata] table, e.g. a MegaDetector's `detector` file name "
+        "and `typical_detection_threshold`.",
+    )
 
 
 class ModelList(BaseModel):

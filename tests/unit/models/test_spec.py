@@ -73,3 +73,17 @@ def test_invalid_specs_say_exactly_what_is_wrong(
 def test_missing_model_toml(tmp_path: Path) -> None:
     with pytest.raises(ModelConfigError, match="not found"):
         load_spec(tmp_path)
+
+
+def test_metadata_is_free_form_text_and_numbers(tmp_path: Path) -> None:
+    text = VALID + '[metadata]\ndetector = "md_v5a.0.0.pt"\ntypical = 0.2\nimage_size = 1280\n'
+    metadata = model_spec(_write(tmp_path, text)).metadata
+    assert metadata == {"detector": "md_v5a.0.0.pt", "typical": 0.2, "image_size": 1280}
+    assert isinstance(metadata["image_size"], int)
+    assert model_spec(_write(tmp_path, VALID)).metadata == {}
+
+
+@pytest.mark.parametrize("value", ["true", "[0.2, 0.05]", "{ a = 1 }"])
+def test_metadata_values_are_text_or_numbers_only(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ModelConfigError, match=r"metadata\.x"):
+        load_spec(_write(tmp_path, VALID + f"[metadata]\nx = {value}\n"))

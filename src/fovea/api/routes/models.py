@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from fovea.api.deps import RepositoryDep
 from fovea.errors import ModelNotFound
 from fovea.models import ModelEntry, PipelineModelSpec, ServedModel
-from fovea.serving import batch_size
+from fovea.serving import batch_size, methods_for
 from fovea.wire import InputInfo, ModelInfo, ModelList, Problem
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -55,8 +55,10 @@ def model_info(entry: ModelEntry) -> ModelInfo:
         name=spec.input.name,
     )
     info.postprocess = spec.postprocess.model_dump(exclude_none=True)
+    info.metadata = dict(spec.metadata)
     if isinstance(served, ServedModel):
         info.dynamic_batch = served.session.fixed_batch is None
         info.max_batch_size = batch_size(served)
         info.providers = served.session.providers
+        info.explain_methods = list(methods_for(served))
     return info

@@ -1,12 +1,16 @@
-"""Classification page: the top-k classes of one image as a bar chart."""
+"""Classification page: the top-k classes of one image as bars, and where the model looked for
+one of them: an explanation's heatmap over the image, with a method choice and an opacity
+slider (the slider redraws; only a new method or class asks the API again)."""
 
 from __future__ import annotations
 
 import altair as alt
 import streamlit as st
 
-from fovea.core import Classes, Params
+from fovea.core import Classes, ExplainParams, Params
 from fovea.ui import api, logic, widgets
+from fovea.vision.annotators import HeatmapAnnotator
+from fovea.wire import ModelInfo
 
 MOST = 20  # classes asked for once; the k slider then only slices
 
@@ -25,9 +29,37 @@ def chart(rows: list[logic.Json]) -> alt.Chart:
     return bars
 
 
+def explanation(info: ModelInfo, name: str, data: bytes, labels: list[str]) -> None:
+    """The image with the chosen method's heatmap over it, at the chosen opacity."""
+    shown = widgets.fitted(data)
+    if not info.explain_methods or shown is None:
+        if shown is not None:
+            st.image(shown[0], caption=name, width="stretch")
+        return
+    method_column, class_column = st.columns(2)
+    method = method_column.selectbox(
+        "Explanation",
+        info.explain_methods,
+        format_func=logic.method_name,
+        key=f"classify_{info.name}_method",
+        help="Score-CAM masks the image with the model's own feature maps; RISE with random "
+        "masks; occlusion slides a blank square. Each runs the model dozens of times.",
+    )
+    target = class_column.selectbox("Class", labels, key=f"classify_{info.name}_target")
+    opacity = st.slider("Heatmap opacity", 0.0, 1.0, 0.5, 0.05, key="classify_opacity")
+    with st.spinner(f"Explaining {target} with {logic.method_name(method)}..."):
+        answer = api.explain(info.name, data, ExplainParams(method=method, target=target))
+    if isinstance(answer, api.Failure):
+        st.warning(answer.message)
+        st.image(shown[0], caption=name, width="stretch")
+        return
+    overlay = HeatmapAnnotator(opacity=opacity).annotate(shown[0], answer.heatmap)
+    st.image(overlay, caption=logic.explanation_caption(answer.response), width="stretch")
+
+
 def main() -> None:
     st.title("Classification")
-    st.caption("The most likely classes of one image.")
+    st.caption("The most likely classes of one image, and where the model looked for them.")
     chosen = widgets.pick_model_and_image("classify", key="classify")
     if chosen is None:
         return
@@ -44,9 +76,8 @@ def main() -> None:
         k = st.slider("Top k", 1, len(scores), k, key=f"classify_{info.name}_k")
     rows = logic.top_k_rows(scores, k)
     picture, bars = st.columns([2, 3])
-    shown = widgets.fitted(data)
-    if shown is not None:
-        picture.image(shown[0], caption=name, width="stretch")
+    with picture:
+        explanation(info, name, data, [row["label"] for row in rows])
     bars.altair_chart(chart(rows), width="stretch")
     bars.dataframe(rows, hide_index=True, width="stretch")
     bars.caption(widgets.timing_caption(answer))

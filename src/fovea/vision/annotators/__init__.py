@@ -14,6 +14,7 @@ from fovea.core import Classes, Detections, Heatmap, Mask
 from fovea.vision.annotators._base import Annotator
 from fovea.vision.annotators._boxes import BoxAnnotator
 from fovea.vision.annotators._captions import CaptionAnnotator
+from fovea.vision.annotators._heatmap import COLORMAPS, HeatmapAnnotator, colormap
 from fovea.vision.annotators._inspection import STATUS_COLOURS, InspectionAnnotator
 from fovea.vision.annotators._keypoints import KeypointAnnotator
 from fovea.vision.annotators._labels import LabelAnnotator, label_texts
@@ -24,6 +25,7 @@ DEFAULT_CHAINS: dict[type, tuple[Annotator[Any], ...]] = {
     Detections: (BoxAnnotator(), KeypointAnnotator(), LabelAnnotator()),
     Mask: (MaskAnnotator(),),
     Classes: (CaptionAnnotator(),),
+    Heatmap: (HeatmapAnnotator(),),
 }
 
 
@@ -40,17 +42,20 @@ def annotate(
 
 
 __all__ = [
+    "COLORMAPS",
     "DEFAULT_CHAINS",
     "STATUS_COLOURS",
     "Annotator",
     "BoxAnnotator",
     "CaptionAnnotator",
+    "HeatmapAnnotator",
     "InspectionAnnotator",
     "KeypointAnnotator",
     "LabelAnnotator",
     "MaskAnnotator",
     "annotate",
     "class_colour",
+    "colormap",
     "label_texts",
     "palette",
 ]
