@@ -11,12 +11,12 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
-from typing import Any
 
 import anyio
 import numpy as np
 
 from fovea.config import Settings
+from fovea.engines.ray.run import cluster_cpus
 from fovea.formats import ImageEntry, megadetector
 from fovea.jobs.engine import Header, JobOptions, LocalEngine, OnEntry, detector
 from fovea.jobs.sources import Item
@@ -74,7 +74,7 @@ class RayDataEngine:
             {"seq": seq, "file": item.file, "location": item.location, "kind": item.kind}
             for seq, item in items
         ]
-        cpus = float(ray.cluster_resources().get("CPU", 1))
+        cpus = cluster_cpus() or 1.0
         most = self.actors or max(1, int(cpus // max(self.actor_cpus, 1e-3)))
         most = max(1, min(most, -(-len(rows) // self.batch_size)))  # no idle actors
         workers = max(1, int(self.actor_cpus))
@@ -135,11 +135,3 @@ class ModelActor:
                 [json.dumps(megadetector.entry_json(entries[seq])) for seq in order], object
             ),
         }
-
-
-def cluster_summary() -> dict[str, Any]:
-    """CPUs and nodes of the connected cluster (for the command's first line)."""
-    import ray
-
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
-    return {"nodes": len(nodes), "cpus": ray.cluster_resources().get("CPU", 0)}

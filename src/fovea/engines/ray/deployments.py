@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import ray
@@ -30,8 +30,13 @@ log = logging.getLogger("fovea.ray")
 APP_NAME = "fovea"
 INGRESS = "ingress"
 _STAGES = ("decode", "preprocess", "queue", "infer", "postprocess")
-_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
-_BATCHES = [1, 2, 4, 8, 16, 32, 64, 128]
+_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]
+_BATCHES = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]
+
+
+def _tags(*keys: str) -> tuple[str]:
+    """Tag keys for Ray's metrics (its annotation says a 1-tuple; any tuple is meant)."""
+    return cast("tuple[str]", keys)
 
 
 class _ReplicaMetrics(Observer):
@@ -41,19 +46,21 @@ class _ReplicaMetrics(Observer):
 
     def __init__(self) -> None:
         self.images = serve_metrics.Counter(
-            "fovea_replica_images", "Images run by a model replica.", tag_keys=("model", "outcome")
+            "fovea_replica_images",
+            "Images run by a model replica.",
+            tag_keys=_tags("model", "outcome"),
         )
         self.stages = serve_metrics.Histogram(
             "fovea_replica_stage_seconds",
             "Time per image in each stage, in a model replica.",
             boundaries=_SECONDS,
-            tag_keys=("model", "stage"),
+            tag_keys=_tags("model", "stage"),
         )
         self.batches = serve_metrics.Histogram(
             "fovea_replica_batch_size",
             "Images per inference batch, in a model replica.",
             boundaries=_BATCHES,
-            tag_keys=("model",),
+            tag_keys=_tags("model"),
         )
 
     def observe_prediction(
@@ -105,12 +112,13 @@ class ModelReplica:
         context: DecodeContext,
         priority: Priority,
         keep_image: bool,
+        keep_outputs: bool = False,
     ) -> Answer:
         """One image through this replica's pipeline; a Fovea error is returned, not raised."""
         try:
             served = self.repository.get(self.model, version)
             prediction = await self.service.run(
-                served, source, context, priority, keep_image=keep_image
+                served, source, context, priority, keep_image=keep_image, keep_outputs=keep_outputs
             )
         except FoveaError as exc:
             return Answer(self.replica, self.node, error=exc)
@@ -132,7 +140,7 @@ class Ingress:
     """Fovea's FastAPI app (every route of `fovea serve`), built in each ingress replica; its
     routes' `Service` sends each image to the model's deployment."""
 
-    def __init__(self, settings: Settings, handles: dict[str, DeploymentHandle]) -> None:
+    def __init__(self, settings: Settings, handles: dict[str, DeploymentHandle[Any]]) -> None:
         _replica_grpc_on_loopback()
         # Hot reload and V2 over gRPC are the local engine's: a redeploy reloads models here.
         self.settings = settings.model_copy(update={"repository_poll_s": 0.0, "grpc_port": None})
@@ -165,14 +173,15 @@ def application(settings: Settings, options: RayOptions) -> serve.Application:
     models = deployed_models(settings, options.models)
     handles: dict[str, Any] = {}
     for name in models:
-        deployment = serve.deployment(ModelReplica, name=f"model-{name}")
+        deployment: Any = serve.deployment(name=f"model-{name}")(ModelReplica)
         handles[name] = deployment.options(**options.model_config()).bind(settings, name)
-    ingress = serve.deployment(serve.ingress()(Ingress), name=INGRESS)
-    return ingress.options(
+    ingress: Any = serve.deployment(name=INGRESS)(serve.ingress()(Ingress))
+    built: serve.Application = ingress.options(
         num_replicas=options.ingress_replicas,
         max_ongoing_requests=1000,  # async routes, bounded by Fovea's own admission
         ray_actor_options={"num_cpus": 0},
     ).bind(settings, handles)
+    return built
 
 
 def cpus_needed(settings: Settings, options: RayOptions) -> float:
@@ -200,11 +209,11 @@ def _replica_grpc_on_loopback() -> None:
     """Serve binds each replica's inter-deployment gRPC server to every interface (`[::]:0` in
     ray/serve/_private/replica.py, after `__init__`); on a loopback-only node, bind it to
     127.0.0.1 instead, so a one-machine Ray listens on nothing else."""
-    if ray.util.get_node_ip_address() != "127.0.0.1":
+    if ray.util.get_node_ip_address() != "127.0.0.1":  # type: ignore[no-untyped-call]
         return
     from ray.serve._private import replica
 
-    bind = replica.add_port_to_grpc_server
+    bind: Any = replica.add_port_to_grpc_server  # type: ignore[attr-defined]
     if getattr(bind, "fovea_loopback", False):
         return
 
@@ -212,4 +221,4 @@ def _replica_grpc_on_loopback() -> None:
         return int(bind(server, address.replace("[::]", "127.0.0.1")))
 
     loopback.fovea_loopback = True  # type: ignore[attr-defined]
-    replica.add_port_to_grpc_server = loopback
+    replica.add_port_to_grpc_server = loopback  # type: ignore[attr-defined]

@@ -76,7 +76,7 @@ def connect(address: str | None) -> bool:
     start a private one-machine Ray whose every server listens on 127.0.0.1. True when this
     process started the Ray it is connected to."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    if not address:
+    if not address or _is_loopback(address):
         loopback_only()
     import ray
 
@@ -92,15 +92,36 @@ def connect(address: str | None) -> bool:
     return True
 
 
+def _is_loopback(address: str) -> bool:
+    """A cluster on this machine's loopback (127.0.0.1:PORT, localhost:PORT)."""
+    host = address.removeprefix("ray://").rsplit(":", 1)[0]
+    return host in ("127.0.0.1", "localhost")
+
+
 def loopback_only() -> None:
-    """Make the Ray this process starts a one-machine one on 127.0.0.1. Ray otherwise swaps
+    """Make the Ray this process starts (or joins) a one on 127.0.0.1. Ray otherwise swaps
     127.0.0.1 for the machine's routable address (`resolve_ip_for_localhost`), read once from
     RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER when Ray is imported; the processes it starts inherit
     the variable."""
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     constants = sys.modules.get("ray._private.ray_constants")
     if constants is not None:  # imported already (tests): the flag is read from here
-        constants.ENABLE_RAY_CLUSTER = False
+        constants.ENABLE_RAY_CLUSTER = False  # type: ignore[attr-defined]
+
+
+def cluster_cpus() -> float:
+    """CPUs of the connected cluster."""
+    import ray
+
+    return float(ray.cluster_resources().get("CPU", 0))  # type: ignore[no-untyped-call]
+
+
+def alive_nodes() -> list[dict[str, Any]]:
+    """The connected cluster's live nodes, as `ray.nodes()` describes them."""
+    import ray
+
+    nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
+    return [node for node in nodes if node.get("Alive")]
 
 
 def serve_forever(settings: Settings, options: RayOptions, address: str | None) -> None:
@@ -115,7 +136,7 @@ def serve_forever(settings: Settings, options: RayOptions, address: str | None) 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     try:
-        total = float(ray.cluster_resources().get("CPU", 0))
+        total = cluster_cpus()
         needed = cpus_needed(settings, options)
         if needed > total:
             raise ModelConfigError(
@@ -135,8 +156,8 @@ def serve_forever(settings: Settings, options: RayOptions, address: str | None) 
         )
         log.info("Fovea on Ray Serve: http://%s:%d", settings.host, settings.port)
         print(f"Fovea on Ray Serve: http://{settings.host}:{settings.port}", flush=True)
-        for node in ray.nodes():  # Ray's metrics, Fovea's replica metrics among them
-            if node.get("Alive") and node.get("MetricsExportPort"):
+        for node in alive_nodes():  # Ray's metrics, Fovea's replica metrics among them
+            if node.get("MetricsExportPort"):
                 address = f"{node['NodeManagerAddress']}:{node['MetricsExportPort']}"
                 print(f"Ray metrics: http://{address}/metrics", flush=True)
         while not stop.wait(0.5):

@@ -84,12 +84,13 @@ class RayService(Service):
         priority: Priority = Priority.INTERACTIVE,
         *,
         keep_image: bool = False,
+        keep_outputs: bool = False,
     ) -> Prediction:
         """One image in the model's deployment (a URL is fetched here first)."""
         try:
             local = await self.fetched(source)
             answer = await self._call(
-                model, "run", model.version, local, context, priority, keep_image
+                model, "run", model.version, local, context, priority, keep_image, keep_outputs
             )
         except FoveaError:
             self._observe(model, {}, ok=False)
