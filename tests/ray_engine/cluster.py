@@ -1,60 +1,51 @@
-"""A real two-node Ray cluster on this machine, off the network: each node in a network
-namespace the test makes (a veth pair per node on a bridge, addresses from a private /24 chosen
-per run), `ray start --head` in one and `ray start --address` in the other, one CPU each.
-Traffic goes only to those namespaces' addresses. Everything is torn down by process id (the
-`ray start --block` processes and every process under them), then the namespaces and the bridge.
+"""A real two-node Ray cluster on this machine's loopback: `ray start --head` and `ray start
+--address` (separate raylets, one CPU each), every Ray server on 127.0.0.1. Ray, asked to run a
+second node on one machine, swaps 127.0.0.1 for the machine's routable address; the worker's
+`ray start` runs through `ray_start.py`, which keeps 127.0.0.1 (the head needs nothing). Each
+cluster has its own token (Ray's token authentication) and temp dir. Every process the cluster
+started carries FOVEA_RAY_TEST_CLUSTER=<tag> in its environment: teardown stops them by id
+(SIGTERM to the `ray start` processes, SIGKILL for what is left), never `ray stop`, which would
+stop every Ray on the machine.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import secrets
 import shutil
-import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import psutil
 
-GCS_PORT = 6379
-METRICS_PORT = 8090
+HOST = "127.0.0.1"
 BIN = Path(sys.executable).parent
+START_WORKER = Path(__file__).with_name("ray_start.py")
+MARK = "FOVEA_RAY_TEST_CLUSTER"
 
 
-def can_make_namespaces() -> str | None:
-    """None when this machine lets the test make namespaces and bridges; else why not."""
-    if shutil.which("ip") is None:
-        return "no `ip` command (iproute2)"
-    if os.geteuid() != 0:
-        return "making network namespaces needs root"
-    name = f"fvchk{os.getpid()}"
-    made = subprocess.run(["ip", "netns", "add", name], capture_output=True)
-    if made.returncode != 0:
-        return f"ip netns add failed: {made.stderr.decode().strip()}"
-    subprocess.run(["ip", "netns", "del", name], capture_output=True)
-    return None
+def free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
 
 
 @dataclass
 class Node:
-    namespace: str
-    address: str
+    name: str
     process: subprocess.Popen[bytes]
     log: Path
-
-    def exec(self, *command: str) -> list[str]:
-        """`command` run inside this node's namespace."""
-        return ["ip", "netns", "exec", self.namespace, *command]
+    metrics_port: int
 
     def processes(self) -> list[psutil.Process]:
-        """The `ray start` process and everything it started (raylet, workers, agents)."""
+        """The `ray start` process and everything under it (raylet, workers, agents)."""
         try:
             root = psutil.Process(self.process.pid)
             return [root, *root.children(recursive=True)]
@@ -66,144 +57,68 @@ class Node:
 class Cluster:
     head: Node
     worker: Node
-    subnet: str
-    env: dict[str, str]
+    gcs: str  # 127.0.0.1:PORT
+    env: dict[str, str]  # what a process joining this cluster needs (token, loopback)
+    tag: str
     extra: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    @property
-    def gcs(self) -> str:
-        return f"{self.head.address}:{GCS_PORT}"
 
     @property
     def nodes(self) -> tuple[Node, Node]:
         return self.head, self.worker
 
 
-def _run(*command: str) -> None:
-    subprocess.run(command, check=True, capture_output=True)
-
-
-def _ray_env() -> dict[str, str]:
-    """Ray's processes without coverage (its workers would each trace and write data files)."""
+def ray_env(tag: str) -> dict[str, str]:
+    """Ray's processes: no coverage (every worker would trace and write a data file), loopback,
+    a token of this cluster's own, the mark teardown finds them by."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
     env.update(
         RAY_USAGE_STATS_ENABLED="0",
         PYTHONUNBUFFERED="1",
-        # A head and a worker on one machine: the multi-node check must let the worker in.
-        RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="1",
-        # Ray 2.5x's token authentication, with a token made for this cluster alone.
+        RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",  # 127.0.0.1 stays 127.0.0.1
         RAY_AUTH_MODE="token",
         RAY_AUTH_TOKEN=secrets.token_hex(32),
+        **{MARK: tag},
     )
     return env
 
 
-@contextmanager
-def network(tag: str) -> Iterator[tuple[str, list[tuple[str, str]]]]:
-    """A bridge on a random private /24 (its .254 on this side) and two namespaces wired to it
-    (.1 and .2); yields the subnet prefix and [(namespace, address)]. Removed afterwards."""
-    prefix = f"10.{random.randint(200, 250)}.{random.randint(0, 255)}"
-    bridge = f"fvb{tag}"
-    made: list[str] = []
-    try:
-        _run("ip", "link", "add", bridge, "type", "bridge")
-        _run("ip", "addr", "add", f"{prefix}.254/24", "dev", bridge)
-        _run("ip", "link", "set", bridge, "up")
-        nodes = []
-        for index in (1, 2):
-            namespace, host_side = f"fovea-{tag}-{index}", f"fv{tag}n{index}"
-            inner = f"fv{tag}p{index}"
-            _run("ip", "netns", "add", namespace)
-            made.append(namespace)
-            _run(
-                "ip",
-                "link",
-                "add",
-                host_side,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                inner,
-                "netns",
-                namespace,
-            )
-            _run("ip", "link", "set", host_side, "master", bridge, "up")
-            inside = ("ip", "netns", "exec", namespace)
-            _run(*inside, "ip", "addr", "add", f"{prefix}.{index}/24", "dev", inner)
-            _run(*inside, "ip", "link", "set", inner, "up")
-            _run(*inside, "ip", "link", "set", "lo", "up")
-            nodes.append((namespace, f"{prefix}.{index}"))
-        yield prefix, nodes
-    finally:
-        for namespace in made:  # the veth pairs go with their namespace
-            subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
-        subprocess.run(["ip", "link", "del", bridge], capture_output=True)
-
-
-def _start(namespace: str, address: str, log: Path, env: dict[str, str], *args: str) -> Node:
-    command = [
-        "ip",
-        "netns",
-        "exec",
-        namespace,
-        str(BIN / "ray"),
-        "start",
-        "--block",
-        "--node-ip-address",
-        address,
-        "--num-cpus",
-        "1",
-        "--metrics-export-port",
-        str(METRICS_PORT),
-        "--disable-usage-stats",
-        *args,
-    ]
+def _start(name: str, program: list[str], extra: list[str], log: Path, env: dict[str, str]) -> Node:
+    """`program start --block ... extra` (program: `ray`, or `python ray_start.py`)."""
+    metrics = free_port()
+    args = ["start", "--block", "--node-ip-address", HOST, "--num-cpus", "1"]
+    args += ["--metrics-export-port", str(metrics), "--disable-usage-stats"]
+    args += ["--dashboard-agent-listen-port", str(free_port())]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            [*program, *args, *extra], env=env, stdout=out, stderr=subprocess.STDOUT
         )
-    return Node(namespace, address, process, log)
+    return Node(name, process, log, metrics)
 
 
 @contextmanager
-def two_nodes(tmp: Path, timeout_s: float = 120) -> Iterator[Cluster]:
-    """Yield once both nodes are alive in one cluster; tear everything down afterwards."""
-    tag = f"{random.randrange(16**4):04x}"
-    env = _ray_env()
-    with network(tag) as (prefix, addresses):
-        (head_ns, head_ip), (worker_ns, worker_ip) = addresses
-        nodes: list[Node] = []
-        cluster: Cluster | None = None
-        try:
-            head = _start(
-                head_ns,
-                head_ip,
-                tmp / "head.log",
-                env,
-                "--head",
-                "--port",
-                str(GCS_PORT),
-                "--include-dashboard",
-                "false",
-                "--temp-dir",
-                f"/tmp/fvr{tag}",
-            )
-            nodes.append(head)
-            _wait_for(lambda: _listening(head_ip, METRICS_PORT), timeout_s, head)
-            worker = _start(
-                worker_ns, worker_ip, tmp / "worker.log", env, "--address", f"{head_ip}:6379"
-            )
-            nodes.append(worker)
-            cluster = Cluster(head, worker, prefix, env)
-            _wait_for(lambda: _alive_nodes(cluster) == 2, timeout_s, worker)
-            yield cluster
-        finally:
-            for process in cluster.extra if cluster else []:
-                stop(process)
-            for node in reversed(nodes):
-                _stop_node(node)
-            shutil.rmtree(f"/tmp/fvr{tag}", ignore_errors=True)
+def two_nodes(tmp: Path, timeout_s: float = 90) -> Iterator[Cluster]:
+    """Yield once both nodes are alive in one cluster; stop everything afterwards."""
+    tag = secrets.token_hex(4)
+    env = ray_env(tag)
+    port = free_port()
+    temp_dir = Path(f"/tmp/fvray-{tag}")  # Ray's socket paths must stay short
+    nodes: list[Node] = []
+    try:
+        head_args = ["--head", "--port", str(port), "--include-dashboard", "false"]
+        head_args += ["--temp-dir", str(temp_dir)]
+        head = _start("head", [str(BIN / "ray")], head_args, tmp / "head.log", env)
+        nodes.append(head)
+        _wait_for(lambda: _listening(head.metrics_port), timeout_s, head)
+        program = [str(BIN / "python"), str(START_WORKER)]
+        worker_args = ["--address", f"{HOST}:{port}"]
+        worker = _start("worker", program, worker_args, tmp / "worker.log", env)
+        nodes.append(worker)
+        cluster = Cluster(head, worker, f"{HOST}:{port}", env, tag)
+        _wait_for(lambda: _alive_nodes(cluster) == 2, timeout_s, worker)
+        yield cluster
+    finally:
+        stop_marked(tag, [node.process for node in nodes])
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def stop(process: subprocess.Popen[bytes], grace_s: float = 30) -> None:
@@ -217,32 +132,47 @@ def stop(process: subprocess.Popen[bytes], grace_s: float = 30) -> None:
             process.wait(10)
 
 
-def _stop_node(node: Node) -> None:
-    """The node's `ray start --block` stops its processes on SIGTERM; any left are killed."""
-    tree = node.processes()
-    with suppress(ProcessLookupError):
-        os.killpg(node.process.pid, signal.SIGTERM)
-    _, alive = psutil.wait_procs(tree, timeout=20)
-    for process in alive:
-        with suppress(psutil.NoSuchProcess):
+def marked(tag: str) -> list[psutil.Process]:
+    """Every live process that carries this cluster's mark in its environment."""
+    found = []
+    for process in psutil.process_iter():
+        with suppress(psutil.Error):
+            if process.environ().get(MARK) == tag and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process)
+    return found
+
+
+def stop_marked(tag: str, roots: list[subprocess.Popen[bytes]], grace_s: float = 30) -> None:
+    """SIGTERM the roots (`ray start --block` stops its node in order), wait, then SIGKILL
+    every process still carrying the mark; bounded."""
+    for root in roots:
+        if root.poll() is None:
+            root.terminate()
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and any(r.poll() is None for r in roots):
+        time.sleep(0.5)
+    left = marked(tag)
+    for process in left:
+        with suppress(psutil.Error):
             process.kill()
-    psutil.wait_procs(alive, timeout=10)
-    with suppress(subprocess.TimeoutExpired):
-        node.process.wait(5)
+    psutil.wait_procs(left, timeout=10)
+    for root in roots:
+        with suppress(subprocess.TimeoutExpired):
+            root.wait(5)
 
 
-def _listening(host: str, port: int) -> bool:
+def _listening(port: int) -> bool:
     try:
-        return httpx.get(f"http://{host}:{port}/metrics", timeout=2).status_code == 200
+        return httpx.get(f"http://{HOST}:{port}/metrics", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 
 
 def _alive_nodes(cluster: Cluster) -> int:
-    """Ray's own count, asked from inside the head's namespace."""
+    """Ray's own count of live nodes."""
     script = "import ray; ray.init(); print(sum(n['Alive'] for n in ray.nodes()))"
     done = subprocess.run(
-        cluster.head.exec(str(BIN / "python"), "-c", script),
+        [str(BIN / "python"), "-c", script],
         env={**cluster.env, "RAY_ADDRESS": cluster.gcs},
         capture_output=True,
         timeout=60,
@@ -251,9 +181,9 @@ def _alive_nodes(cluster: Cluster) -> int:
     return int(lines[-1]) if done.returncode == 0 and lines else 0
 
 
-def _wait_for(ready: object, timeout_s: float, node: Node) -> None:
+def _wait_for(ready: Callable[[], bool], timeout_s: float, node: Node) -> None:
     deadline = time.monotonic() + timeout_s
-    while not ready():  # type: ignore[operator]
+    while not ready():
         if node.process.poll() is not None:
             raise RuntimeError(f"ray start exited: {node.log.read_text()[-2000:]}")
         if time.monotonic() > deadline:

@@ -1,20 +1,14 @@
-"""`fovea serve --engine ray` on a real two-node Ray cluster (tests/ray_engine/cluster.py: a
-head and a worker node, one CPU each, in network namespaces this test makes): a replica of the model on
-each node, answers equal to the local engine's, predict and KServe V2, both nodes' proxies,
-metrics by replica, and a killed replica that Ray restarts while the service keeps answering.
-Marked `ray_cluster`; about a minute and a half on two shared cores."""
+"""`fovea serve --engine ray` on a real two-node Ray cluster on 127.0.0.1 (conftest.py: a head
+and a worker node, one CPU each, started once per session): a replica of the model on each
+node, answers equal to the local engine's for predict and KServe V2, errors that stay 4xx
+problems, health, Fovea's metrics and Ray's (by replica), and a killed replica that Ray
+restarts while the service keeps answering. Marked `ray`."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,85 +17,12 @@ import psutil
 import pytest
 from fastapi.testclient import TestClient
 
-from fovea.api.app import create_app
-from fovea.config import Settings
-from fovea.models import BUNDLED
 from fovea.protocols.kserve_v2 import tensors
 from tests.ray_engine import cluster as ray_cluster
+from tests.ray_engine.conftest import PHOTOS, Served
 
-pytestmark = [pytest.mark.ray_cluster]
-PHOTOS = Path(__file__).parents[1] / "fixtures" / "photos"
-PORT = 8000
+pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
 HEADER = "Inference-Header-Content-Length"
-_WHY_NOT = ray_cluster.can_make_namespaces()
-
-
-@dataclass
-class Served:
-    cluster: ray_cluster.Cluster
-    url: str
-    worker_url: str
-    process: subprocess.Popen[bytes]
-    repository: Path
-    log: Path
-
-
-@pytest.fixture(scope="module")
-def coco_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("ray-repo") / "models"
-    shutil.copytree(BUNDLED / "coco", root / "coco")
-    return root
-
-
-@pytest.fixture(scope="module")
-def served(coco_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    if _WHY_NOT is not None:
-        pytest.skip(f"a two-node cluster needs network namespaces: {_WHY_NOT}")
-    tmp = tmp_path_factory.mktemp("ray-cluster")
-    with ray_cluster.two_nodes(tmp) as cluster:
-        log = tmp / "fovea.log"
-        command = [sys.executable, "-m", "fovea", "serve", "--engine", "ray"]
-        command += ["--address", cluster.gcs, "--host", "0.0.0.0", "--port", str(PORT)]
-        command += ["--replicas", "2", "--workers", "1", "--repository", str(coco_repo)]
-        # The driver keeps coverage (it is Fovea's code); Ray's own processes do not.
-        env = {**cluster.env, **_coverage_env(), "FOVEA_LOG_LEVEL": "warning"}
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                cluster.head.exec(*command), env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-        cluster.extra.append(process)
-        url = f"http://{cluster.head.address}:{PORT}"
-        _wait_ready(url, process, log, timeout_s=240)
-        yield Served(
-            cluster, url, f"http://{cluster.worker.address}:{PORT}", process, coco_repo, log
-        )
-
-
-@pytest.fixture(scope="module")
-def local(coco_repo: Path) -> Iterator[TestClient]:
-    """The local engine on the same repository, for the answers to compare with."""
-    settings = Settings(model_repository=coco_repo, workers=1, grpc_port=None)
-    with TestClient(create_app(settings)) as client:
-        yield client
-
-
-def _coverage_env() -> dict[str, str]:
-    import os
-
-    return {k: v for k, v in os.environ.items() if k.startswith("COVERAGE_")}
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            if httpx.get(url + "/health/ready", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"fovea on Ray did not become ready:\n{log.read_text()[-3000:]}")
-        time.sleep(1)
 
 
 def _without_timing(body: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +36,6 @@ def _predict(url: str, photo: str) -> httpx.Response:
     return httpx.post(f"{url}/v1/models/coco/predict", files=files, timeout=60)
 
 
-@pytest.mark.timeout(600)
 def test_predict_is_answered_by_a_replica_on_each_node_as_locally(
     served: Served, local: TestClient
 ) -> None:
@@ -175,9 +95,7 @@ def test_v2_infer_and_the_pipeline_view_answer_as_locally(
     assert _detections(view) == _detections(local_view)
 
 
-def test_every_node_has_a_proxy_and_errors_stay_problems(served: Served) -> None:
-    response = _predict(served.worker_url, "chelsea.jpg")
-    assert response.status_code == 200
+def test_errors_stay_problems(served: Served) -> None:
     bad = httpx.post(
         f"{served.url}/v1/models/coco/predict",
         files={"files": ("x.jpg", b"not an image", "image/jpeg")},
@@ -187,6 +105,18 @@ def test_every_node_has_a_proxy_and_errors_stay_problems(served: Served) -> None
     assert bad.headers["content-type"] == "application/problem+json"
     assert bad.json()["type"].endswith("image-decode")
     assert httpx.get(f"{served.url}/v1/models/nope", timeout=30).status_code == 404
+    wrong = httpx.post(
+        f"{served.url}/v2/models/coco/infer",
+        content=np.zeros((1, 3, 8, 8), np.float32).tobytes(),
+        headers={HEADER: "0"},
+        timeout=60,
+    )
+    assert 400 <= wrong.status_code < 500, wrong.text
+
+
+def test_health(served: Served) -> None:
+    for path in ("/health/live", "/health/ready", "/v2/health/ready"):
+        assert httpx.get(served.url + path, timeout=30).status_code == 200, path
 
 
 def test_metrics_ray_and_fovea_by_replica(served: Served) -> None:
@@ -198,7 +128,7 @@ def test_metrics_ray_and_fovea_by_replica(served: Served) -> None:
         replicas = set()
         for node in served.cluster.nodes:
             text = httpx.get(
-                f"http://{node.address}:{ray_cluster.METRICS_PORT}/metrics", timeout=30
+                f"http://{ray_cluster.HOST}:{node.metrics_port}/metrics", timeout=30
             ).text
             for line in text.splitlines():
                 if line.startswith("ray_fovea_replica_images_total{") and 'outcome="ok"' in line:
@@ -209,11 +139,11 @@ def test_metrics_ray_and_fovea_by_replica(served: Served) -> None:
     assert len(replicas) == 2, "each replica's images, tagged with its replica id"
 
 
-@pytest.mark.timeout(300)
 def test_a_killed_replica_is_restarted_and_no_request_beyond_its_own_fails(
     served: Served,
 ) -> None:
     victim = _replica_process(served.cluster.worker, "model-coco")
+    assert victim is not None
     results: list[int] = []
     seen_after: set[str] = set()
     stop = threading.Event()
@@ -271,7 +201,7 @@ def _replica_process(
             continue
     if missing_ok:
         return None
-    raise AssertionError(f"no {deployment} replica on {node.namespace}")
+    raise AssertionError(f"no {deployment} replica on the {node.name} node")
 
 
 def _split(content: bytes, headers: httpx.Headers | Any) -> tuple[dict[str, Any], bytes]:
