@@ -74,6 +74,9 @@ def run(
     actors: Annotated[
         int | None, typer.Option(min=1, help="Ray: most model actors (default: one per CPU).")
     ] = None,
+    actor_cpus: Annotated[
+        float, typer.Option(min=0.01, help="Ray: CPUs each model actor reserves.")
+    ] = 1.0,
 ) -> None:
     """Run a detector over every image of SOURCE; write MegaDetector's batch output format."""
     from fovea.client import APIError
@@ -113,7 +116,7 @@ def run(
         with _Progress(todo, quiet) as advance:
             job.on_entry = advance
             if engine == "ray":
-                results = _run_on_ray(job, model, repository, address, actors)
+                results = _run_on_ray(job, model, repository, address, actors, actor_cpus)
             else:
                 results = _run(job, model, server, api_key, repository)
     except KeyboardInterrupt:
@@ -293,7 +296,12 @@ def _run(
 
 
 def _run_on_ray(
-    job: Any, model: str, repository: Path | None, address: str | None, actors: int | None
+    job: Any,
+    model: str,
+    repository: Path | None,
+    address: str | None,
+    actors: int | None,
+    actor_cpus: float,
 ) -> Any:
     import anyio
 
@@ -312,7 +320,7 @@ def _run_on_ray(
     import ray
 
     try:
-        return anyio.run(job.run, RayDataEngine(settings, repo, actors))
+        return anyio.run(job.run, RayDataEngine(settings, repo, actors, actor_cpus))
     finally:
         ray.shutdown()
 
