@@ -101,7 +101,7 @@ def two_nodes(tmp: Path, timeout_s: float = 90) -> Iterator[Cluster]:
     tag = secrets.token_hex(4)
     env = ray_env(tag)
     port = free_port()
-    temp_dir = Path(f"/tmp/fvray-{tag}")  # Ray's socket paths must stay short
+    temp_dir = temp_dir_of(tag)
     nodes: list[Node] = []
     try:
         head_args = ["--head", "--port", str(port), "--include-dashboard", "false"]
@@ -133,32 +133,59 @@ def stop(process: subprocess.Popen[bytes], grace_s: float = 30) -> None:
 
 
 def marked(tag: str) -> list[psutil.Process]:
-    """Every live process that carries this cluster's mark in its environment."""
+    """Every live process of this cluster: it carries the mark in its environment, or (Ray's
+    agents, whose process titles overwrite their environment) holds a file open under the
+    cluster's temp dir (its logs)."""
+    temp_dir = str(temp_dir_of(tag))
     found = []
     for process in psutil.process_iter():
         with suppress(psutil.Error):
-            if process.environ().get(MARK) == tag and process.status() != psutil.STATUS_ZOMBIE:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if process.environ().get(MARK) == tag or any(
+                f.path.startswith(temp_dir) for f in process.open_files()
+            ):
                 found.append(process)
     return found
 
 
+def temp_dir_of(tag: str) -> Path:
+    return Path(f"/tmp/fvray-{tag}")  # Ray's socket paths must stay short
+
+
 def stop_marked(tag: str, roots: list[subprocess.Popen[bytes]], grace_s: float = 30) -> None:
     """SIGTERM the roots (`ray start --block` stops its node in order), wait, then SIGKILL
-    every process still carrying the mark; bounded."""
+    every process of the cluster still alive (seen under the roots before, or found now);
+    bounded."""
+    seen = set(marked(tag))
     for root in roots:
+        with suppress(psutil.Error):
+            seen |= set(psutil.Process(root.pid).children(recursive=True))
         if root.poll() is None:
             root.terminate()
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline and any(r.poll() is None for r in roots):
         time.sleep(0.5)
-    left = marked(tag)
-    for process in left:
-        with suppress(psutil.Error):
-            process.kill()
-    psutil.wait_procs(left, timeout=10)
+    # A few rounds: a process being started while its parent stops may appear after a scan.
+    for _ in range(5):
+        left = [p for p in seen | set(marked(tag)) if _running(p)]
+        if not left:
+            break
+        for process in left:
+            with suppress(psutil.Error):
+                process.kill()
+        psutil.wait_procs(left, timeout=10)
+        time.sleep(1)
     for root in roots:
         with suppress(subprocess.TimeoutExpired):
             root.wait(5)
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _listening(port: int) -> bool:

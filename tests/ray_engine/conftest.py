@@ -61,6 +61,8 @@ def ray_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ray_cluster.
         pytest.skip("FOVEA_RAY_TESTS=off")
     with ray_cluster.two_nodes(tmp_path_factory.mktemp("ray-cluster")) as cluster:
         yield cluster
+    left = ray_cluster.marked(cluster.tag)
+    assert not left, f"processes of the test cluster left running: {left}"
 
 
 @pytest.fixture(scope="session")

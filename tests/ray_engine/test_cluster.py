@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from fovea.protocols.kserve_v2 import tensors
 from tests.ray_engine import cluster as ray_cluster
-from tests.ray_engine.conftest import PHOTOS, Served
+from tests.ray_engine.conftest import PHOTOS, Served, full_only
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
 HEADER = "Inference-Header-Content-Length"
@@ -114,6 +114,17 @@ def test_errors_stay_problems(served: Served) -> None:
     assert 400 <= wrong.status_code < 500, wrong.text
 
 
+def test_every_ray_and_fovea_server_listens_on_loopback_only(served: Served) -> None:
+    pids = {process.pid for process in ray_cluster.marked(served.cluster.tag)}
+    listening = [
+        c.laddr
+        for c in psutil.net_connections(kind="inet")
+        if c.pid in pids and c.status == psutil.CONN_LISTEN
+    ]
+    assert len(listening) > 10  # GCS, raylets, object managers, agents, proxies, replicas
+    assert {addr.ip for addr in listening} <= {"127.0.0.1", "::ffff:127.0.0.1"}, listening
+
+
 def test_health(served: Served) -> None:
     for path in ("/health/live", "/health/ready", "/v2/health/ready"):
         assert httpx.get(served.url + path, timeout=30).status_code == 200, path
@@ -139,11 +150,13 @@ def test_metrics_ray_and_fovea_by_replica(served: Served) -> None:
     assert len(replicas) == 2, "each replica's images, tagged with its replica id"
 
 
+@pytest.mark.parametrize("node", ["worker", pytest.param("head", marks=full_only())])
 def test_a_killed_replica_is_restarted_and_no_request_beyond_its_own_fails(
-    served: Served,
+    served: Served, node: str
 ) -> None:
-    victim = _replica_process(served.cluster.worker, "model-coco")
-    assert victim is not None
+    replicas = _replica_processes(getattr(served.cluster, node), "model-coco")
+    assert replicas, f"no coco replica on the {node} node"
+    victim = replicas[0]
     results: list[int] = []
     seen_after: set[str] = set()
     stop = threading.Event()
@@ -171,10 +184,9 @@ def test_a_killed_replica_is_restarted_and_no_request_beyond_its_own_fails(
     deadline = time.monotonic() + 150
     while time.monotonic() < deadline and not restarted:
         time.sleep(2)
-        restarted = _replica_process(served.cluster.worker, "model-coco", missing_ok=True) not in (
-            None,
-            victim,
-        )
+        # Ray starts a replica again, on whichever node has room.
+        now = _replicas(served.cluster, "model-coco")
+        restarted = len(now) == 2 and victim not in now
     time.sleep(3)  # requests reach the new replica too
     stop.set()
     for thread in threads:
@@ -188,20 +200,22 @@ def test_a_killed_replica_is_restarted_and_no_request_beyond_its_own_fails(
     assert len(results) - before > 10
 
 
-def _replica_process(
-    node: ray_cluster.Node, deployment: str, missing_ok: bool = False
-) -> psutil.Process | None:
+def _replicas(cluster: ray_cluster.Cluster, deployment: str) -> list[psutil.Process]:
+    return [p for node in cluster.nodes for p in _replica_processes(node, deployment)]
+
+
+def _replica_processes(node: ray_cluster.Node, deployment: str) -> list[psutil.Process]:
+    """The node's replica processes of `deployment` (Ray names them ray::ServeReplica:...)."""
+    found = []
     for process in node.processes():
         try:
-            if process.name().startswith(f"ray::ServeReplica:fovea:{deployment}") or any(
-                f"ServeReplica:fovea:{deployment}" in part for part in process.cmdline()[:1]
-            ):
-                return process
-        except psutil.NoSuchProcess:
+            if process.status() == psutil.STATUS_ZOMBIE:  # killed, not yet reaped
+                continue
+            if f"ServeReplica:fovea:{deployment}" in " ".join(process.cmdline()[:1]):
+                found.append(process)
+        except psutil.Error:
             continue
-    if missing_ok:
-        return None
-    raise AssertionError(f"no {deployment} replica on the {node.name} node")
+    return found
 
 
 def _split(content: bytes, headers: httpx.Headers | Any) -> tuple[dict[str, Any], bytes]:
