@@ -61,6 +61,9 @@ def serve(
         Optional[str],  # noqa: UP045
         typer.Option(help="Ray: comma-separated models to deploy (default: every enabled one)."),
     ] = None,
+    ingress_replicas: Annotated[
+        int, typer.Option(min=1, help="Ray: replicas of the API ingress (no CPU reserved).")
+    ] = 1,
 ) -> None:
     """Serve the models of a repository over HTTP (API docs at /docs), in this process or on
     Ray Serve (--engine ray)."""
@@ -81,7 +84,9 @@ def serve(
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     logs.configure(settings.log_level, settings.log_format)
     if engine == "ray":
-        _serve_on_ray(settings, replicas, autoscale, address, replica_cpus, models)
+        _serve_on_ray(
+            settings, replicas, autoscale, address, replica_cpus, models, ingress_replicas
+        )
         return
     if engine != "local":
         typer.echo(f"error: --engine is local or ray, not {engine!r}", err=True)
@@ -106,6 +111,7 @@ def _serve_on_ray(
     address: str | None,
     replica_cpus: float,
     models: str | None,
+    ingress_replicas: int,
 ) -> None:
     from fovea.errors import FoveaError
 
@@ -120,6 +126,7 @@ def _serve_on_ray(
             autoscale=parse_autoscale(autoscale),
             replica_cpus=replica_cpus,
             models=tuple(m.strip() for m in (models or "").split(",") if m.strip()),
+            ingress_replicas=ingress_replicas,
         )
         serve_forever(settings, options, address)
     except FoveaError as exc:

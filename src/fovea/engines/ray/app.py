@@ -26,6 +26,7 @@ class BuildArgs(BaseModel):
     replica_cpus: float = Field(1.0, ge=0.0)
     models: list[str] = Field(default_factory=list)
     workers: int | None = Field(None, ge=1, description="Inference threads per replica.")
+    ingress_replicas: int = Field(1, ge=1)
 
 
 def build(args: dict[str, Any]) -> serve.Application:
@@ -38,5 +39,6 @@ def build(args: dict[str, Any]) -> serve.Application:
         autoscale=parse_autoscale(parsed.autoscale),
         replica_cpus=parsed.replica_cpus,
         models=tuple(parsed.models),
+        ingress_replicas=parsed.ingress_replicas,
     )
     return application(settings, options)
