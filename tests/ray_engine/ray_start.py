@@ -11,9 +11,9 @@ import ray._private.ray_constants as constants
 import ray._private.services as services
 from ray.scripts.scripts import main
 
-constants.ENABLE_RAY_CLUSTER = True  # type: ignore[attr-defined]
+constants.ENABLE_RAY_CLUSTER = True
 services.resolve_ip_for_localhost = lambda host: host
 
 if __name__ == "__main__":
     sys.argv[0] = "ray"
-    main()
+    main()  # type: ignore[no-untyped-call]

@@ -32,7 +32,10 @@ class BuildArgs(BaseModel):
 def build(args: dict[str, Any]) -> serve.Application:
     """The Fovea application from a config file's `args`."""
     parsed = BuildArgs.model_validate(args)
-    overrides = {"model_repository": parsed.model_repository, "workers": parsed.workers}
+    overrides: dict[str, Any] = {
+        "model_repository": parsed.model_repository,
+        "workers": parsed.workers,
+    }
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     options = RayOptions(
         replicas=parsed.replicas,
