@@ -52,7 +52,7 @@ def serve(
     ] = None,
     address: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="Ray: cluster to join (auto, HOST:PORT, ray://...); default: a new one."),
+        typer.Option(help="Ray: cluster to join (HOST:PORT or auto); default: a new one here."),
     ] = None,
     replica_cpus: Annotated[
         float, typer.Option(min=0.0, help="Ray: CPUs each model replica reserves.")

@@ -1,9 +1,11 @@
 """One two-node Ray cluster on 127.0.0.1 per session (tests/ray_engine/cluster.py), shared by
-every test marked `ray`, and `fovea serve --engine ray` deployed on it once: two replicas of the
+every test marked `ray`, with `fovea serve --engine ray` deployed on it once: two replicas of the
 bundled `coco` model, half a CPU each (one per node), so that half of each node is left for the
-Ray Data actors of `fovea jobs run --engine ray`. FOVEA_RAY_TESTS picks how much runs: `bounded`
-(default, what `make test` runs, ~3 minutes), `full` (adds the longer checks: `make test-ray`),
-`off`. Everything started is stopped at the end of the session, failed or not."""
+Ray Data actors of `fovea jobs run --engine ray`. The fixtures are package-scoped: every Ray
+test lives here, and the cluster stops once the last of them has run, not at the end of the
+whole suite. FOVEA_RAY_TESTS picks how much runs: `bounded` (default, what `make test` runs,
+~2 minutes), `full` (adds the longer checks: `make test-ray`), `off`. Everything started is
+stopped, failed or not."""
 
 from __future__ import annotations
 
@@ -48,14 +50,14 @@ def coverage_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith("COVERAGE_")}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def coco_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("ray-repo") / "models"
     shutil.copytree(BUNDLED / "coco", root / "coco")
     return root
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ray_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ray_cluster.Cluster]:
     if MODE == "off":
         pytest.skip("FOVEA_RAY_TESTS=off")
@@ -65,7 +67,7 @@ def ray_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ray_cluster.
     assert not left, f"processes of the test cluster left running: {left}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def served(
     ray_nodes: ray_cluster.Cluster, coco_repo: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
@@ -86,7 +88,7 @@ def served(
         ray_cluster.stop(process, grace_s=30)  # SIGTERM: the driver deletes the application
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def local(coco_repo: Path) -> Iterator[TestClient]:
     """The local engine on the same repository, for the answers to compare with."""
     settings = Settings(model_repository=coco_repo, workers=1, grpc_port=None)

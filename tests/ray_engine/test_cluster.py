@@ -71,21 +71,23 @@ def test_v2_infer_and_the_pipeline_view_answer_as_locally(
     batch = rng.random((1, 3, 416, 416), np.float32)
     headers = {HEADER: "0"}
     here = local.post("/v2/models/coco/infer", content=batch.tobytes(), headers=headers)
-    there = httpx.post(
-        f"{served.url}/v2/models/coco/infer", content=batch.tobytes(), headers=headers, timeout=60
-    )
-    assert there.status_code == 200, there.text
-    for response in (here, there):
-        assert int(response.headers[HEADER]) > 0
-    here_head, there_head = _split(here.content, here.headers), _split(there.content, there.headers)
-    assert [o["name"] for o in there_head[0]["outputs"]] == [
-        o["name"] for o in here_head[0]["outputs"]
-    ]
-    first = there_head[0]["outputs"][0]
-    np.testing.assert_array_equal(
-        tensors.from_binary("FP32", first["shape"], there_head[1][: _size(first)]),
-        tensors.from_binary("FP32", first["shape"], here_head[1][: _size(first)]),
-    )
+    assert int(here.headers[HEADER]) > 0
+    expected = _split(here.content, here.headers)
+    nodes: set[str] = set()
+    for _ in range(24):  # until both nodes have answered (bounded)
+        there = httpx.post(
+            f"{served.url}/v2/models/coco/infer",
+            content=batch.tobytes(),
+            headers=headers,
+            timeout=60,
+        )
+        assert there.status_code == 200, there.text
+        # Every output tensor, bit for bit, and the same JSON head.
+        assert _split(there.content, there.headers) == expected
+        nodes.add(there.headers["x-fovea-node"])
+        if len(nodes) == 2:
+            break
+    assert len(nodes) == 2, f"V2 answered only by {nodes}"
     photo = (PHOTOS / "chelsea.jpg").read_bytes()
     view = httpx.post(
         f"{served.url}/v2/models/coco.pipeline/infer", content=photo, headers=headers, timeout=60
@@ -222,10 +224,6 @@ def _replica_processes(node: ray_cluster.Node, deployment: str) -> list[psutil.P
 def _split(content: bytes, headers: httpx.Headers | Any) -> tuple[dict[str, Any], bytes]:
     size = int(headers[HEADER])
     return json.loads(content[:size]), content[size:]
-
-
-def _size(output: dict[str, Any]) -> int:
-    return int(output["parameters"]["binary_data_size"])
 
 
 def _detections(response: Any) -> list[dict[str, Any]]:

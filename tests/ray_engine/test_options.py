@@ -121,3 +121,13 @@ def test_a_model_actor_runs_the_local_engine_s_path_in_process(tmp_path: Path) -
     repository.load_all(only="coco-camtrap")
     header = anyio.run(RayDataEngine(settings, repository).header, options)
     assert header.detection_categories == {"1": "animal", "2": "person", "3": "vehicle"}
+
+
+def test_ray_is_an_extra_the_base_install_does_not_pull_in() -> None:
+    import tomllib
+
+    project = tomllib.loads((CONFIG.parents[2] / "pyproject.toml").read_text())["project"]
+    assert not [d for d in project["dependencies"] if d.lower().startswith("ray")]
+    extras = project["optional-dependencies"]
+    assert any(d.startswith("ray[serve,data]") for d in extras["ray"])
+    assert any("ray" in d.split("[", 1)[1] for d in extras["dev"] if d.startswith("fovea-serve["))
