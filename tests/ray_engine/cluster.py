@@ -87,7 +87,11 @@ def _start(name: str, program: list[str], extra: list[str], log: Path, env: dict
     metrics = free_port()
     args = ["start", "--block", "--node-ip-address", HOST, "--num-cpus", "1"]
     args += ["--metrics-export-port", str(metrics), "--disable-usage-stats"]
-    args += ["--dashboard-agent-listen-port", str(free_port())]
+    # Every port free now, none of Ray's fixed defaults (52365, 10001...): another cluster on
+    # this machine (a concurrent test run) may hold those.
+    for option in ("--dashboard-agent-listen-port", "--dashboard-agent-grpc-port"):
+        args += [option, str(free_port())]
+    args += ["--runtime-env-agent-port", str(free_port())]
     with log.open("wb") as out:
         process = subprocess.Popen(
             [*program, *args, *extra], env=env, stdout=out, stderr=subprocess.STDOUT
@@ -105,6 +109,7 @@ def two_nodes(tmp: Path, timeout_s: float = 90) -> Iterator[Cluster]:
     nodes: list[Node] = []
     try:
         head_args = ["--head", "--port", str(port), "--include-dashboard", "false"]
+        head_args += ["--ray-client-server-port", str(free_port())]
         head_args += ["--temp-dir", str(temp_dir)]
         head = _start("head", [str(BIN / "ray")], head_args, tmp / "head.log", env)
         nodes.append(head)
