@@ -93,9 +93,8 @@ def test_detection_rows_round_for_reading() -> None:
 
 
 def test_detection_rows_of_a_pipeline_name_the_second_stage_class() -> None:
-    found = dets(("dog", 0.9), ("person", 0.2), ("cat", 0.5))
-    found.data["class_names"] = np.array([["beagle", "basset"], ["", ""], ["", ""]])
-    found.data["class_names"][1, 0] = "tabby"  # filtered out below: rows stay aligned
+    names = np.array([["beagle", "basset"], ["tabby", ""], ["", ""]])  # tabby: filtered out
+    found = dets(("dog", 0.9), ("person", 0.2), ("cat", 0.5)).replace(data={"class_names": names})
     kept = logic.filter_detections(found, 0.4)
     assert [(r["label"], r["class"]) for r in logic.detection_rows(kept)] == [
         ("dog", "beagle"),
