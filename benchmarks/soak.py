@@ -30,12 +30,13 @@ async def soak(url: str, pid: int, total: int, clients: int) -> list[tuple[int, 
             nonlocal done, errors
             while done < total:
                 done += 1
+                number = done  # others count on while this request is out
                 response = await client.post("/v1/models/coco/predict", files=files)
                 errors += response.status_code != 200
-                if done % 1000 == 0:
-                    samples.append((done, time.perf_counter(), rss_mb(pid) or 0.0))
+                if number % 1000 == 0:
+                    samples.append((number, time.perf_counter(), rss_mb(pid) or 0.0))
                     print(
-                        f"{done:>6} requests, {errors} errors, RSS {samples[-1][2]:.0f} MB",
+                        f"{number:>6} requests, {errors} errors, RSS {samples[-1][2]:.0f} MB",
                         flush=True,
                     )
 

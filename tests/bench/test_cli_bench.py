@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from fovea.cli import app
@@ -38,8 +39,13 @@ def test_bench_writes_the_ceiling_and_every_row(model_repo: Path, tmp_path: Path
         assert set(row["cpu_ms"]) == {"decode", "preprocess", "infer", "postprocess"}
         assert row["cpu_ms"]["preprocess"] > 0
         assert row["other_cpu_ms_per_request"] is not None
-        assert row["ratio_to_model_only"] > 0
+        assert row["model_only_per_s"] > 0  # measured again right before the row
+        assert row["ratio_to_model_only"] == pytest.approx(
+            row["images_per_s"] / row["model_only_per_s"], rel=0.02, abs=0.001
+        )
     table = (out / "bench.md").read_text()
-    assert "| clients | images/request | img/s | x ceiling | x model-only |" in table
+    assert "| clients | images/request | img/s | x ceiling | model-only img/s | x model-only |" in (
+        table
+    )
     assert "| model only |" in table
     assert (out / "bench.png").stat().st_size > 0

@@ -52,10 +52,19 @@ def fresh(model_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield server
 
 
+def _idle_rss_after_bursts(server: RunningServer, bursts: int) -> list[float]:
+    samples = []
+    for _ in range(bursts):
+        _burst(server.url, 1)
+        samples.append(_idle_rss(server))
+    return samples
+
+
 def test_overload_sheds_the_excess_fast_and_serves_the_rest(fresh: RunningServer) -> None:
     live = fresh
-    _burst(live.url, 1)  # one burst first: threads, pools and the allocator reach steady state
-    baseline = _idle_rss(live)
+    # Idle RSS after a burst swings by ~25 MB from one burst to the next (which arenas malloc
+    # could trim), without growing: a leak shows as every later sample above every earlier one.
+    baseline = max(_idle_rss_after_bursts(live, 3))
     results = _burst(live.url, 3)
     accepted = [t for status, t, _ in results if status == 200]
     shed = [t for status, t, _ in results if status == 503]
@@ -72,5 +81,5 @@ def test_overload_sheds_the_excess_fast_and_serves_the_rest(fresh: RunningServer
     assert depth is not None
     assert float(depth.group(1)) == 0.0
     assert 'fovea_errors_total{type="overloaded"}' in metrics
-    after = _idle_rss(live)  # three more bursts must not leave the server any bigger
+    after = min(_idle_rss_after_bursts(live, 3))  # six more bursts: no bigger
     assert after - baseline < 15, f"RSS grew from {baseline:.0f} MB to {after:.0f} MB"

@@ -122,6 +122,18 @@ def test_predict_shows_the_cat_in_the_sample_photo(page: Page, ui_url: str) -> N
     assert names == ["Download JSON", "Download CSV", "Download annotated PNG"]
 
 
+def test_predict_with_a_pipeline_names_the_species_of_the_animal(page: Page, ui_url: str) -> None:
+    open_page(page, ui_url, "Predict")
+    choose(page, "Model", "camtrap-species")
+    choose(page, "or try a sample photo", "chelsea.jpg")
+    cells = grid_cells(page)
+    cells.filter(has_text=re.compile(r"^animal$")).first.wait_for(state="attached")
+    wait_idle(page)
+    texts = cells.all_inner_texts()
+    row = texts.index("animal")
+    assert texts[row + 1] == "cat"  # the class column, beside the detector's label
+
+
 def picture_pixels(page: Page, caption: str | re.Pattern[str]) -> np.ndarray[Any, Any]:
     """The RGB pixels of the st.image with this caption, as the browser received them (a rerun
     replaces a picture's file: ask again until the page holds still)."""

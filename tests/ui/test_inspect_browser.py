@@ -100,5 +100,6 @@ def test_upload_a_pattern_on_the_patterns_tab(page: Page, ui_url: str, tmp_path:
     wait_idle(page)
     page.get_by_role("button", name="Save pattern").click()
     page.get_by_text("Saved from-browser: 4 positions.").wait_for()
+    wait_idle(page)  # the flash comes first in the rerun; the View list is redrawn after it
     choose(page, "View", "from-browser")
     page.get_by_text('description = "the planted board"').first.wait_for()

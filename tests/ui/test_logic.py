@@ -92,6 +92,17 @@ def test_detection_rows_round_for_reading() -> None:
     ]
 
 
+def test_detection_rows_of_a_pipeline_name_the_second_stage_class() -> None:
+    names = np.array([["beagle", "basset"], ["tabby", ""], ["", ""]])  # tabby: filtered out
+    found = dets(("dog", 0.9), ("person", 0.2), ("cat", 0.5)).replace(data={"class_names": names})
+    kept = logic.filter_detections(found, 0.4)
+    assert [(r["label"], r["class"]) for r in logic.detection_rows(kept)] == [
+        ("dog", "beagle"),
+        ("cat", ""),
+    ]
+    assert list(logic.detection_rows(kept)[0])[:3] == ["label", "class", "score"]
+
+
 def test_detection_rows_of_nothing() -> None:
     assert logic.detection_rows(dets()) == []
 

@@ -94,13 +94,19 @@ def header_of(
     typical: float,
     classes: Sequence[str] = (),
     classifier: str | None = None,
+    metadata: Mapping[str, str | int | float] | None = None,
 ) -> Header:
     """The results file's header; a two-stage pipeline adds its classifier and the names its
-    second stage reports (MegaDetector's `classification_categories`)."""
+    second stage reports (MegaDetector's `classification_categories`). A model whose model.toml
+    `[metadata]` names its `detector` file (a MegaDetector import) is reported as that file with
+    those facts, as MegaDetector reports itself: Timelapse and AddaxAI read its thresholds there."""
+    facts = dict(metadata or {})
+    detector = str(facts.pop("detector", f"fovea-{name}-v{version}"))
     info = megadetector.info_of(
-        f"fovea-{name}-v{version}",
+        detector,
         typical,
         round(typical / 2, 3),
+        **facts,
         fovea_model=name,
         fovea_version=version,
     )
@@ -138,10 +144,13 @@ class LocalEngine:
         if isinstance(served, PipelineModel):
             classifier = served.spec.pipeline.classifier
             classes = served.class_labels
+            metadata = served.detector.spec.metadata
             return header_of(
-                served.name, served.version, served.labels, typical, classes, classifier
+                served.name, served.version, served.labels, typical, classes, classifier, metadata
             )
-        return header_of(served.name, served.version, served.labels, typical)
+        return header_of(
+            served.name, served.version, served.labels, typical, metadata=served.spec.metadata
+        )
 
     async def run(
         self, items: Sequence[tuple[int, Item]], options: JobOptions, on_entry: OnEntry

@@ -34,9 +34,9 @@ class RemoteEngine:
         if info.task != "detect":
             raise ValueError(f"model {options.model!r} is not a detector")
         typical = float((info.postprocess or {}).get("score_threshold", 0.2))
-        return header_of(
-            info.name, options.version or info.default_version or "1", info.labels or [], typical
-        )
+        version = options.version or info.default_version or "1"
+        labels = info.labels or []
+        return header_of(info.name, version, labels, typical, metadata=info.metadata)
 
     async def run(
         self, items: Sequence[tuple[int, Item]], options: JobOptions, on_entry: OnEntry

@@ -58,14 +58,19 @@ def labels_present(results: Iterable[Detections]) -> list[str]:
 
 
 def detection_rows(dets: Detections) -> list[Json]:
-    """Table rows: label, score and the box in pixels, rounded for reading."""
+    """Table rows: label, score and the box in pixels, rounded for reading; a pipeline's rows
+    also name the second stage's best class (the species of an animal, say)."""
+    second = dets.data.get("class_names")
     return [
         {
             "label": name,
+            **({"class": str(second[i, 0])} if second is not None else {}),
             "score": round(score, 3),
             **dict(zip(CSV_COLUMNS[4:], (round(v, 1) for v in xyxy), strict=True)),
         }
-        for name, score, xyxy in zip(dets.class_name, _scores(dets), _boxes(dets), strict=True)
+        for i, (name, score, xyxy) in enumerate(
+            zip(dets.class_name, _scores(dets), _boxes(dets), strict=True)
+        )
     ]
 
 
