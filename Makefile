@@ -9,7 +9,7 @@ UI_PORT ?= 8501
 API_URL ?= http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck pytest clean chromium video-libs deploy-tools test-megadetector
+.PHONY: run test lint typecheck pytest clean chromium video-libs deploy-tools test-megadetector test-ray
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ pytest: $(VENV)/.installed-dev chromium video-libs deploy-tools
 # measurement); `make test` runs a bounded form. Needs the tools venv (built on first use).
 test-megadetector: $(VENV)/.installed-dev
 	FOVEA_MEGADETECTOR_TESTS=full $(BIN)/pytest -m megadetector -s tests/megadetector
+
+# Every test on the two-node Ray cluster (127.0.0.1); `make test` runs a bounded set (~3 min).
+test-ray: $(VENV)/.installed-dev
+	FOVEA_RAY_TESTS=full $(BIN)/pytest tests/ray_engine
 
 # Debian's chromium for the UI's browser test (Playwright's own downloads need the internet).
 chromium:

@@ -42,8 +42,31 @@ def serve(
     port: Annotated[Optional[int], typer.Option(help="Listen port.")] = None,  # noqa: UP045
     repository: RepositoryOpt = None,
     workers: Annotated[Optional[int], typer.Option(help="Inference threads.")] = None,  # noqa: UP045
+    engine: Annotated[
+        str, typer.Option(help="local (this process) or ray (Ray Serve; the `ray` extra).")
+    ] = "local",
+    replicas: Annotated[int, typer.Option(min=1, help="Ray: replicas per model.")] = 1,
+    autoscale: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Ray: MIN,MAX replicas per model, scaled on ongoing requests."),
+    ] = None,
+    address: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Ray: cluster to join (HOST:PORT or auto); default: a new one here."),
+    ] = None,
+    replica_cpus: Annotated[
+        float, typer.Option(min=0.0, help="Ray: CPUs each model replica reserves.")
+    ] = 1.0,
+    models: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Ray: comma-separated models to deploy (default: every enabled one)."),
+    ] = None,
+    ingress_replicas: Annotated[
+        int, typer.Option(min=1, help="Ray: replicas of the API ingress (no CPU reserved).")
+    ] = 1,
 ) -> None:
-    """Serve the models of a repository over HTTP (API docs at /docs)."""
+    """Serve the models of a repository over HTTP (API docs at /docs), in this process or on
+    Ray Serve (--engine ray)."""
     import uvicorn
 
     from fovea import logs
@@ -60,6 +83,14 @@ def serve(
     }
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     logs.configure(settings.log_level, settings.log_format)
+    if engine == "ray":
+        _serve_on_ray(
+            settings, replicas, autoscale, address, replica_cpus, models, ingress_replicas
+        )
+        return
+    if engine != "local":
+        typer.echo(f"error: --engine is local or ray, not {engine!r}", err=True)
+        raise typer.Exit(2)
     tune_malloc()
     state = ServingState()
     config = uvicorn.Config(
@@ -71,6 +102,36 @@ def serve(
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 1,
     )
     GracefulServer(config, state, settings.shutdown_grace_s).run()
+
+
+def _serve_on_ray(
+    settings: Any,
+    replicas: int,
+    autoscale: str | None,
+    address: str | None,
+    replica_cpus: float,
+    models: str | None,
+    ingress_replicas: int,
+) -> None:
+    from fovea.errors import FoveaError
+
+    try:
+        from fovea.engines.ray.run import RayOptions, parse_autoscale, serve_forever
+    except ImportError as exc:
+        typer.echo(f"error: --engine ray needs: pip install 'fovea-serve[ray]' ({exc})", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        options = RayOptions(
+            replicas=replicas,
+            autoscale=parse_autoscale(autoscale),
+            replica_cpus=replica_cpus,
+            models=tuple(m.strip() for m in (models or "").split(",") if m.strip()),
+            ingress_replicas=ingress_replicas,
+        )
+        serve_forever(settings, options, address)
+    except FoveaError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from exc
 
 
 @app.command()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -35,7 +35,7 @@ from fovea.models import Repository
 from fovea.protocols.kserve_v2 import http as kserve_http
 from fovea.protocols.kserve_v2.serving import serving as kserve_serving
 from fovea.runtime.memory import trim
-from fovea.serving import Reloader, Service
+from fovea.serving import Observer, Reloader, Service
 from fovea.wire import (
     Base64ExplainRequest,
     ExplainRequest,
@@ -45,9 +45,21 @@ from fovea.wire import (
     Problem,
 )
 
+ServiceFactory = Callable[[Settings, Observer], Service]
 
-def create_app(settings: Settings | None = None, state: ServingState | None = None) -> FastAPI:
-    """Build the app; `state` is shared with the server that drains it on SIGTERM."""
+
+def _local_service(settings: Settings, observer: Observer) -> Service:
+    return Service(settings.limits, settings.fetch_policy, settings.workers, observer)
+
+
+def create_app(
+    settings: Settings | None = None,
+    state: ServingState | None = None,
+    service_factory: ServiceFactory = _local_service,
+) -> FastAPI:
+    """Build the app; `state` is shared with the server that drains it on SIGTERM.
+    `service_factory` makes the `Service` the routes call (Ray's engine passes one that runs
+    models in their own deployments)."""
     settings = settings or Settings()
     repository = Repository(settings.repository_path, settings.runtime)
     telemetry = Metrics()
@@ -58,7 +70,7 @@ def create_app(settings: Settings | None = None, state: ServingState | None = No
         repository.scan()
         # Loading builds sessions and runs warm-ups: seconds of CPU, so not on the event loop.
         await anyio.to_thread.run_sync(repository.load_all)
-        service = Service(settings.limits, settings.fetch_policy, settings.workers, telemetry)
+        service = service_factory(settings, telemetry)
         async with service, anyio.create_task_group() as group:
             telemetry.watch(repository, service.admission.in_progress)
             app.state.service = service

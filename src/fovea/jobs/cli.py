@@ -64,6 +64,19 @@ def run(
     ] = None,
     recursive: Annotated[bool, typer.Option(help="Folders: look in subfolders too.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    engine: Annotated[
+        str, typer.Option(help="local (this process) or ray (Ray Data; the `ray` extra).")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(help="Ray: cluster to join (auto, HOST:PORT); default: a new one here."),
+    ] = None,
+    actors: Annotated[
+        int | None, typer.Option(min=1, help="Ray: most model actors (default: one per CPU).")
+    ] = None,
+    actor_cpus: Annotated[
+        float, typer.Option(min=0.01, help="Ray: CPUs each model actor reserves.")
+    ] = 1.0,
 ) -> None:
     """Run a detector over every image of SOURCE; write MegaDetector's batch output format."""
     from fovea.client import APIError
@@ -72,6 +85,8 @@ def run(
     from fovea.jobs.runner import JobRun, checkpoint_path
     from fovea.jobs.sources import open_source
 
+    if engine not in ("local", "ray") or (engine == "ray" and server):
+        _fail("--engine is local or ray (and ray runs here, without --server)", 2)
     if checkpoint_path(out).exists() and not resume:
         _fail(f"{checkpoint_path(out)} exists: add --resume to continue it, or delete it", 2)
     try:
@@ -100,7 +115,10 @@ def run(
     try:
         with _Progress(todo, quiet) as advance:
             job.on_entry = advance
-            results = _run(job, model, server, api_key, repository)
+            if engine == "ray":
+                results = _run_on_ray(job, model, repository, address, actors, actor_cpus)
+            else:
+                results = _run(job, model, server, api_key, repository)
     except KeyboardInterrupt:
         path = job.write_checkpoint()
         typer.echo(
@@ -275,6 +293,36 @@ def _run(
             return await job.run(LocalEngine(service, repo))
 
     return anyio.run(local)
+
+
+def _run_on_ray(
+    job: Any,
+    model: str,
+    repository: Path | None,
+    address: str | None,
+    actors: int | None,
+    actor_cpus: float,
+) -> Any:
+    import anyio
+
+    from fovea.cli import _loaded, _settings
+    from fovea.jobs.engine import detector
+
+    try:
+        from fovea.engines.ray.data import RayDataEngine
+        from fovea.engines.ray.run import connect
+    except ImportError as exc:
+        _fail(f"--engine ray needs: pip install 'fovea-serve[ray]' ({exc})", 2)
+    settings = _settings(repository)
+    repo = _loaded(settings, only=model)
+    detector(repo, job.options)  # an unknown model or a classifier: said before Ray starts
+    connect(address)
+    import ray
+
+    try:
+        return anyio.run(job.run, RayDataEngine(settings, repo, actors, actor_cpus))
+    finally:
+        ray.shutdown()
 
 
 class _Progress:
