@@ -72,8 +72,10 @@ def test_overload_sheds_the_excess_fast_and_serves_the_rest(fresh: RunningServer
     assert shed, "nothing was shed: the queue limit did not apply"
     assert accepted, "nothing was served"
     assert all(retry == "1" for status, _, retry in results if status == 503)
-    # Refused at once, not after waiting for the model: far quicker than a served request.
-    assert statistics.median(shed) < statistics.median(accepted) / 2, (shed, accepted)
+    # Refused at once, not after waiting for the model: a refusal that waited for a slot would
+    # take at least as long as the served requests that had one. (Not "half as long": on 2
+    # loaded cores the event loop answering the refusals shares them with both workers.)
+    assert statistics.median(shed) < statistics.median(accepted), (shed, accepted)
     assert max(accepted) < 10  # accepted requests never wait without end
 
     metrics = httpx.get(f"{live.url}/metrics", timeout=10).text
