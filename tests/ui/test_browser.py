@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urljoin
@@ -13,10 +12,10 @@ from urllib.parse import urljoin
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect
 
 from fovea.ui.widgets import SAMPLES
-from tests.ui.browser import CHROMIUM_ARGS, choose, find_chromium, wait_idle
+from tests.ui.browser import choose, wait_idle
 from tests.ui.servers import api_server, demo_repository, ui_server
 from tests.video.clips import Clips
 
@@ -52,37 +51,11 @@ FIRST_FRAME = """async video => {
 }"""
 
 
-def chromium_path() -> str:
-    found = find_chromium()
-    if found:
-        return found
-    if shutil.which("apt-get"):
-        pytest.fail("chromium is missing: `make chromium` installs it with apt-get")
-    pytest.skip("no chromium, and no apt-get to install it: the browser test needs chromium")
-
-
 @pytest.fixture(scope="module")
 def ui_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("browser-servers")
     with api_server(demo_repository(root), root) as api, ui_server(api, root) as ui:
         yield ui
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = chromium_path()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(30_000)
-    yield context.new_page()
-    context.close()
 
 
 def open_page(page: Page, url: str, title: str) -> None:

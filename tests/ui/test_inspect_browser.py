@@ -8,36 +8,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
 from fovea.client import Client
 from tests.inspection.planted import BOARD_PATTERN
-from tests.ui.browser import CHROMIUM_ARGS, choose, wait_idle
+from tests.ui.browser import choose, wait_idle
 from tests.ui.servers import ui_server
-from tests.ui.test_browser import NATURAL_SIZE, chromium_path, grid_cells
+from tests.ui.test_browser import NATURAL_SIZE, grid_cells
 
 
 @pytest.fixture(scope="module")
 def ui_url(inspection_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with ui_server(inspection_api, tmp_path_factory.mktemp("inspect-ui")) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = chromium_path()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(30_000)
-    yield context.new_page()
-    context.close()
 
 
 def open_inspect(page: Page, url: str) -> None:

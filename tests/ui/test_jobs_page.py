@@ -10,16 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page
 from streamlit.testing.v1 import AppTest
 
 from fovea.formats import BatchDetection, BatchResults, ImageEntry, megadetector
 from fovea.ui import jobs, launch
 from fovea.wire import JobInfo
 from tests.jobs.camera import nested_folder, planted_folder
-from tests.ui.browser import CHROMIUM_ARGS, choose, wait_idle
+from tests.ui.browser import choose, wait_idle
 from tests.ui.servers import api_server, demo_repository, ui_server
-from tests.ui.test_browser import chromium_path, grid_cells
+from tests.ui.test_browser import grid_cells
 
 
 @pytest.fixture(scope="module")
@@ -142,9 +142,8 @@ def test_page_logic() -> None:
     assert jobs.job_label(info) == "j: m on 3 URLs (running)"
 
 
-def test_jobs_page_in_chromium(tmp_path: Path) -> None:
+def test_jobs_page_in_chromium(tmp_path: Path, page: Page) -> None:
     """Upload a zip of real camera photos, start, and see the animal counted and drawn."""
-    executable = chromium_path()
     traps = nested_folder(tmp_path / "traps")
     archive = tmp_path / "traps.zip"
     with zipfile.ZipFile(archive, "w") as zipped:
@@ -156,11 +155,7 @@ def test_jobs_page_in_chromium(tmp_path: Path) -> None:
             demo_repository(tmp_path), tmp_path, FOVEA_DATA_DIR=str(tmp_path / "data")
         ) as api,
         ui_server(api, tmp_path) as ui,
-        sync_playwright() as playwright,
     ):
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(30_000)
         page.goto(f"{ui}/jobs")
         page.get_by_role("heading", name="Jobs").wait_for()
         wait_idle(page)
@@ -187,4 +182,3 @@ def test_jobs_page_in_chromium(tmp_path: Path) -> None:
         body = Path(download.value.path()).read_text()
         assert body.startswith("file,width,height")
         assert "cam2/zero.jpg" in body
-        browser.close()
