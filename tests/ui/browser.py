@@ -1,11 +1,11 @@
-"""Driving the UI in Debian's Chromium with Playwright: shared by test_browser.py and
+"""Driving the UI in Debian's Chromium with Playwright: shared by the browser tests and
 screenshots.py."""
 
 from __future__ import annotations
 
 import shutil
 
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page
 
 # Flags for a sandboxed container with no network: no GPU, no background fetches.
 CHROMIUM_ARGS = [
@@ -18,6 +18,15 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+# The natural size of an <img>, once it has decoded.
+NATURAL_SIZE = "async img => { await img.decode(); return [img.naturalWidth, img.naturalHeight]; }"
+
+
+def grid_cells(page: Page) -> Locator:
+    """Cells of the first st.dataframe: it draws on a canvas, its accessible grid holds the text."""
+    return page.get_by_test_id("stDataFrame").first.locator("[role=gridcell]")
 
 
 def find_chromium() -> str | None:

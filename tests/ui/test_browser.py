@@ -12,15 +12,14 @@ from urllib.parse import urljoin
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
 
 from fovea.ui.widgets import SAMPLES
-from tests.ui.browser import choose, wait_idle
+from tests.ui.browser import NATURAL_SIZE, choose, grid_cells, wait_idle
 from tests.ui.servers import api_server, demo_repository, ui_server
 from tests.video.clips import Clips
 
 # Resolves once the picture has loaded and decoded (rejects for a broken one): its natural size.
-NATURAL_SIZE = "async img => { await img.decode(); return [img.naturalWidth, img.naturalHeight]; }"
 # Resolves once the video's first frame has decoded (rejects with the media error code): its
 # duration, its size, and the mean brightness (0..765) of that frame drawn onto a canvas.
 FIRST_FRAME = """async video => {
@@ -62,11 +61,6 @@ def open_page(page: Page, url: str, title: str) -> None:
     page.goto(url)
     page.get_by_role("heading", name=title).wait_for()
     wait_idle(page)
-
-
-def grid_cells(page: Page) -> Locator:
-    """Cells of the first st.dataframe: it draws on a canvas, its accessible grid holds the text."""
-    return page.get_by_test_id("stDataFrame").first.locator("[role=gridcell]")
 
 
 def picture_size(page: Page, caption: str | re.Pattern[str]) -> tuple[int, int]:

@@ -12,9 +12,8 @@ from playwright.sync_api import Page
 
 from fovea.client import Client
 from tests.inspection.planted import BOARD_PATTERN
-from tests.ui.browser import choose, wait_idle
+from tests.ui.browser import NATURAL_SIZE, choose, grid_cells, wait_idle
 from tests.ui.servers import ui_server
-from tests.ui.test_browser import NATURAL_SIZE, grid_cells
 
 
 @pytest.fixture(scope="module")

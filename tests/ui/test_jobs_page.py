@@ -17,9 +17,8 @@ from fovea.formats import BatchDetection, BatchResults, ImageEntry, megadetector
 from fovea.ui import jobs, launch
 from fovea.wire import JobInfo
 from tests.jobs.camera import nested_folder, planted_folder
-from tests.ui.browser import choose, wait_idle
+from tests.ui.browser import choose, grid_cells, wait_idle
 from tests.ui.servers import api_server, demo_repository, ui_server
-from tests.ui.test_browser import grid_cells
 
 
 @pytest.fixture(scope="module")
