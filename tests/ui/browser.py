@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 
 from playwright.sync_api import Locator, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 # Flags for a sandboxed container with no network: no GPU, no background fetches.
 CHROMIUM_ARGS = [
@@ -39,8 +40,20 @@ def choose(page: Page, label: str, option: str) -> None:
     widget's container: how the label is tied to the input differs between releases)."""
     widgets = page.locator("[data-testid=stSelectbox], [data-testid=stMultiSelect]")
     widget = widgets.filter(has=page.get_by_text(label, exact=True))
-    widget.locator("input").first.click()
-    page.get_by_role("option", name=option, exact=True).click()
+    wanted = page.get_by_role("option", name=option, exact=True)
+    # A rerun that redraws the widget closes its open list (or shows the list of the run
+    # before): open it again, a bounded number of times, until the option is there.
+    for _ in range(5):
+        widget.locator("input").first.click()
+        try:
+            wanted.wait_for(timeout=6_000)
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            wait_idle(page)
+            continue
+        wanted.click()
+        return
+    raise AssertionError(f"{label!r} never offered {option!r}")
 
 
 def wait_idle(page: Page) -> None:

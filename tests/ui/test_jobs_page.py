@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 from streamlit.testing.v1 import AppTest
 
 from fovea.formats import BatchDetection, BatchResults, ImageEntry, megadetector
@@ -174,8 +174,9 @@ def test_jobs_page_in_chromium(tmp_path: Path, page: Page) -> None:
         assert texts[:3] == ["animal", "1", texts[2]]  # the cat, in one image
         captions = page.get_by_test_id("stImageCaption").all_inner_texts()
         assert "cam1/a.jpg: 1" in [c.strip() for c in captions]
-        names = page.get_by_test_id("stDownloadButton").all_inner_texts()
-        assert names == ["megadetector", "coco", "yolo", "voc", "csv"]
+        buttons = page.get_by_test_id("stDownloadButton")
+        expect(buttons).to_have_count(5)  # drawn one after another
+        assert buttons.all_inner_texts() == ["megadetector", "coco", "yolo", "voc", "csv"]
         with page.expect_download() as download:
             page.get_by_role("button", name="csv", exact=True).click()
         body = Path(download.value.path()).read_text()
